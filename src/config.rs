@@ -1,0 +1,644 @@
+//! Configuration: a TOML file plus `DOORBELL_BRIDGE__SECTION__KEY` environment variables,
+//! read into [`raw`] structs (`deny_unknown_fields`) and validated into [`Config`], the only
+//! form the rest of the program sees. Every error names the file, the key path and a fix.
+
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use url::Url;
+
+use crate::event::{CameraId, Kind};
+use crate::secret::Secret;
+use crate::units::{parse_duration, parse_size};
+
+/// Where the config lives unless `--config` says otherwise.
+pub const DEFAULT_PATH: &str = "/etc/doorbell-bridge/doorbell-bridge.toml";
+/// Environment variable prefix; sections and keys are separated by `__`.
+pub const ENV_PREFIX: &str = "DOORBELL_BRIDGE";
+/// Default MQTT broker.
+pub const DEFAULT_MQTT_URL: &str = "mqtt://127.0.0.1:1883";
+/// Default base topic.
+pub const DEFAULT_BASE_TOPIC: &str = "doorbell-bridge";
+/// Default Home Assistant discovery prefix.
+pub const DEFAULT_DISCOVERY_PREFIX: &str = "homeassistant";
+/// Default topic of Home Assistant's birth and last-will messages.
+pub const DEFAULT_HA_STATUS_TOPIC: &str = "homeassistant/status";
+/// Default length of the queue of events that wait for the broker.
+pub const DEFAULT_QUEUE_SIZE: usize = 1000;
+/// Default archive folder.
+pub const DEFAULT_STORAGE_PATH: &str = "/var/lib/doorbell-bridge/footage";
+/// Default archive age limit.
+pub const DEFAULT_MAX_AGE: &str = "30d";
+/// Default archive size limit.
+pub const DEFAULT_MAX_SIZE: &str = "2GiB";
+/// Default PullMessages long-poll timeout.
+pub const DEFAULT_PULL_TIMEOUT: &str = "60s";
+/// Default PullMessages message limit.
+pub const DEFAULT_MESSAGE_LIMIT: u32 = 100;
+/// Default subscription lifetime (renewed at about 80 % of it).
+pub const DEFAULT_SUBSCRIPTION: &str = "10m";
+/// Default largest backoff between reconnect attempts.
+pub const DEFAULT_MAX_BACKOFF: &str = "60s";
+/// Default camera clock drift that is reported.
+pub const DEFAULT_DRIFT_THRESHOLD: &str = "5s";
+/// Default largest snapshot.
+pub const DEFAULT_SNAPSHOT_MAX_SIZE: &str = "8MiB";
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it came from (for messages).
+    pub source: PathBuf,
+    /// MQTT broker and topics.
+    pub mqtt: MqttConfig,
+    /// The footage archive.
+    pub storage: StorageConfig,
+    /// Health and metrics endpoint; `None` opens no port.
+    pub http: Option<HttpConfig>,
+    /// The cameras, in config order.
+    pub cameras: Vec<CameraConfig>,
+}
+
+/// MQTT settings.
+#[derive(Debug, Clone)]
+pub struct MqttConfig {
+    /// Broker host.
+    pub host: String,
+    /// Broker port.
+    pub port: u16,
+    /// `mqtts://`: TLS with certificate verification.
+    pub tls: bool,
+    /// Username, if the broker wants one.
+    pub username: Option<String>,
+    /// Password.
+    pub password: Option<Secret>,
+    /// Client id, stable across restarts.
+    pub client_id: String,
+    /// Base of every topic we own.
+    pub base_topic: String,
+    /// Home Assistant discovery prefix.
+    pub discovery_prefix: String,
+    /// Home Assistant's birth/last-will topic.
+    pub ha_status_topic: String,
+    /// CA certificate (PEM) for `mqtts://`; system roots when absent.
+    pub ca_file: Option<PathBuf>,
+    /// Client certificate and key (PEM) for mutual TLS.
+    pub client_auth: Option<(PathBuf, PathBuf)>,
+    /// Events that may wait for the broker.
+    pub queue_size: usize,
+    /// Retain the last JPEG on the snapshot topic.
+    pub retain_snapshot: bool,
+}
+
+/// Archive settings.
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    /// Root folder.
+    pub path: PathBuf,
+    /// Files older than this are deleted.
+    pub max_age: Duration,
+    /// The archive is kept below this many bytes, oldest first.
+    pub max_size: u64,
+}
+
+/// Health and metrics endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+}
+
+/// One camera.
+#[derive(Debug, Clone)]
+pub struct CameraConfig {
+    /// Slug id used in topics and files.
+    pub id: CameraId,
+    /// Display name.
+    pub name: String,
+    /// The device service URL (`http://host/onvif/device_service` unless given in full).
+    pub url: Url,
+    /// ONVIF user.
+    pub username: Option<String>,
+    /// ONVIF password.
+    pub password: Option<Secret>,
+    /// Accept self-signed HTTPS certificates from this camera.
+    pub tls_insecure: bool,
+    /// PullMessages long-poll timeout.
+    pub pull_timeout: Duration,
+    /// PullMessages message limit.
+    pub message_limit: u32,
+    /// Subscription lifetime requested.
+    pub subscription: Duration,
+    /// Largest pause between reconnect attempts.
+    pub max_backoff: Duration,
+    /// Clock drift above which we warn.
+    pub drift_threshold: Duration,
+    /// Set the camera clock to ours when it drifts (off unless the user turns it on).
+    pub set_clock: bool,
+    /// Snapshot settings.
+    pub snapshot: SnapshotConfig,
+    /// User rules, evaluated before the built-in ones.
+    pub rules: Vec<UserRule>,
+    /// A digital input token whose activation is a ring (a wired bell).
+    pub ring_input: Option<String>,
+    /// Per-kind hold for pulse events (line crossing, Mobotix ring): reset after this long.
+    pub hold: BTreeMap<Kind, Duration>,
+    /// Per-kind auto-clear for states some firmware never clears (Uniview person).
+    pub auto_clear: BTreeMap<Kind, Duration>,
+}
+
+/// When and how snapshots are taken for one camera.
+#[derive(Debug, Clone)]
+pub struct SnapshotConfig {
+    /// Whether snapshots are taken at all.
+    pub enabled: bool,
+    /// Kinds whose trigger takes a snapshot.
+    pub on: Vec<Kind>,
+    /// Take one every this long (`None`: off).
+    pub interval: Option<Duration>,
+    /// Extra frames after a ring.
+    pub burst: u32,
+    /// Pause between burst frames.
+    pub burst_interval: Duration,
+    /// Media profile token; `None` picks the highest resolution.
+    pub profile: Option<String>,
+    /// Hosts other than the camera's own that may serve its snapshots.
+    pub allowed_hosts: Vec<String>,
+    /// Largest JPEG accepted.
+    pub max_size: u64,
+}
+
+/// What a user rule does with a matching message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleAction {
+    /// Map it to this kind.
+    Kind(Kind),
+    /// Drop it.
+    Ignore,
+}
+
+/// A user rule: topic pattern (with `*`), optional item name and value, and an action.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRule {
+    /// Topic pattern, canonical form, `*` matches any run of characters.
+    pub topic: String,
+    /// Source or Data item name that must be present.
+    pub item: Option<String>,
+    /// Value that item must have (case-insensitive).
+    pub value: Option<String>,
+    /// What to do.
+    pub action: RuleAction,
+}
+
+/// A config problem: the file, the key path and what is wrong (with a hint).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// The config file.
+    pub file: PathBuf,
+    /// Key path such as `cameras[1].id`; empty for file-level problems.
+    pub key: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}: {} {}", self.file.display(), self.key, self.message)
+        }
+    }
+}
+
+/// Loads `path` with overrides from the process environment.
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    load_with_env(path, None)
+}
+
+/// Loads `path`; `env` replaces the process environment (for tests).
+pub fn load_with_env(
+    path: &Path,
+    env: Option<std::collections::HashMap<String, String>>,
+) -> Result<Config, ConfigError> {
+    let raw = raw::read(path, env)?;
+    validate(raw, path)
+}
+
+/// Parses a TOML string (no environment), for tests and `check` on generated configs.
+pub fn from_toml(text: &str, source: &Path) -> Result<Config, ConfigError> {
+    let raw = raw::parse_str(text, source)?;
+    validate(raw, source)
+}
+
+struct Ctx<'a> {
+    file: &'a Path,
+}
+
+impl Ctx<'_> {
+    fn err(&self, key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError {
+            file: self.file.to_owned(),
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+
+    fn duration(&self, key: &str, text: &str) -> Result<Duration, ConfigError> {
+        parse_duration(text).map_err(|m| self.err(key, m))
+    }
+
+    fn size(&self, key: &str, text: &str) -> Result<u64, ConfigError> {
+        parse_size(text).map_err(|m| self.err(key, m))
+    }
+
+    /// A secret given inline or as `<key>_file` (contents trimmed), not both.
+    fn secret(
+        &self,
+        key: &str,
+        inline: Option<String>,
+        file: Option<PathBuf>,
+    ) -> Result<Option<Secret>, ConfigError> {
+        match (inline, file) {
+            (Some(_), Some(_)) => Err(self.err(
+                key,
+                format!("is given twice; set {key} or {key}_file, not both"),
+            )),
+            (Some(p), None) => Ok(Some(Secret::new(p))),
+            (None, Some(f)) => {
+                let text = std::fs::read_to_string(&f).map_err(|e| {
+                    self.err(
+                        format!("{key}_file"),
+                        format!(
+                            "cannot read {}: {e}; check the path and that the bridge may read it",
+                            f.display()
+                        ),
+                    )
+                })?;
+                Ok(Some(Secret::new(text.trim())))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
+    let ctx = Ctx { file };
+    let mqtt = validate_mqtt(&ctx, raw.mqtt)?;
+    let storage = raw.storage;
+    let storage = StorageConfig {
+        path: storage
+            .path
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STORAGE_PATH)),
+        max_age: ctx.duration(
+            "storage.max_age",
+            storage.max_age.as_deref().unwrap_or(DEFAULT_MAX_AGE),
+        )?,
+        max_size: ctx.size(
+            "storage.max_size",
+            storage.max_size.as_deref().unwrap_or(DEFAULT_MAX_SIZE),
+        )?,
+    };
+    let http = match raw.http.and_then(|h| h.listen) {
+        None => None,
+        Some(listen) => Some(HttpConfig {
+            listen: listen.parse().map_err(|_| {
+                ctx.err(
+                    "http.listen",
+                    format!("{listen:?} is not an address; write it like 127.0.0.1:9464"),
+                )
+            })?,
+        }),
+    };
+    let mut cameras = Vec::with_capacity(raw.cameras.len());
+    for (i, cam) in raw.cameras.into_iter().enumerate() {
+        let cam = validate_camera(&ctx, i, cam)?;
+        if let Some(other) = cameras.iter().position(|c: &CameraConfig| c.id == cam.id) {
+            return Err(ctx.err(
+                format!("cameras[{i}].id"),
+                format!(
+                    "\"{}\" is already used by cameras[{other}]; every camera needs its own id",
+                    cam.id
+                ),
+            ));
+        }
+        cameras.push(cam);
+    }
+    Ok(Config {
+        source: file.to_owned(),
+        mqtt,
+        storage,
+        http,
+        cameras,
+    })
+}
+
+fn validate_mqtt(ctx: &Ctx<'_>, m: raw::RawMqtt) -> Result<MqttConfig, ConfigError> {
+    let text = m.url.as_deref().unwrap_or(DEFAULT_MQTT_URL);
+    let hint = "write it like mqtt://192.168.1.10:1883 or mqtts://broker.lan:8883";
+    let url = Url::parse(text).map_err(|e| {
+        ctx.err(
+            "mqtt.url",
+            format!("{:?} is not a URL ({e}); {hint}", redact_url(text)),
+        )
+    })?;
+    let tls = match url.scheme() {
+        "mqtt" | "tcp" => false,
+        "mqtts" | "ssl" => true,
+        other => {
+            return Err(ctx.err(
+                "mqtt.url",
+                format!("has scheme {other:?}; use mqtt:// or mqtts:// ({hint})"),
+            ));
+        }
+    };
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ctx.err(
+            "mqtt.url",
+            "contains credentials; put them in mqtt.username and mqtt.password (or password_file)",
+        ));
+    }
+    let host = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .ok_or_else(|| ctx.err("mqtt.url", format!("has no host; {hint}")))?
+        .trim_matches(['[', ']'])
+        .to_owned();
+    let port = url.port().unwrap_or(if tls { 8883 } else { 1883 });
+    let base_topic = m
+        .base_topic
+        .unwrap_or_else(|| DEFAULT_BASE_TOPIC.to_owned());
+    check_topic_base(ctx, "mqtt.base_topic", &base_topic)?;
+    let discovery_prefix = m
+        .discovery_prefix
+        .unwrap_or_else(|| DEFAULT_DISCOVERY_PREFIX.to_owned());
+    check_topic_base(ctx, "mqtt.discovery_prefix", &discovery_prefix)?;
+    let ha_status_topic = m
+        .ha_status_topic
+        .unwrap_or_else(|| DEFAULT_HA_STATUS_TOPIC.to_owned());
+    check_topic_base(ctx, "mqtt.ha_status_topic", &ha_status_topic)?;
+    let client_id = match m.client_id {
+        Some(id) if !id.is_empty() && id.len() <= 64 => id,
+        Some(_) => {
+            return Err(ctx.err(
+                "mqtt.client_id",
+                "must be 1 to 64 characters; leave it out to derive one from base_topic",
+            ));
+        }
+        None => format!("doorbell-bridge-{}", crate::event::slugify(&base_topic)),
+    };
+    let client_auth = match (m.client_cert, m.client_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => {
+            return Err(ctx.err(
+                "mqtt.client_cert",
+                "and mqtt.client_key go together; set both for mutual TLS, or neither",
+            ));
+        }
+    };
+    if (m.ca_file.is_some() || client_auth.is_some()) && !tls {
+        return Err(ctx.err(
+            "mqtt.ca_file",
+            "is set but mqtt.url is not mqtts://; use mqtts:// so the certificates are used",
+        ));
+    }
+    let queue_size = m.queue_size.unwrap_or(DEFAULT_QUEUE_SIZE);
+    if !(1..=1_000_000).contains(&queue_size) {
+        return Err(ctx.err("mqtt.queue_size", "must be between 1 and 1000000"));
+    }
+    Ok(MqttConfig {
+        host,
+        port,
+        tls,
+        password: ctx.secret("mqtt.password", m.password, m.password_file)?,
+        username: m.username,
+        client_id,
+        base_topic,
+        discovery_prefix,
+        ha_status_topic,
+        ca_file: m.ca_file,
+        client_auth,
+        queue_size,
+        retain_snapshot: m.retain_snapshot.unwrap_or(true),
+    })
+}
+
+/// Topic prefixes we publish under may have levels but no wildcards or empty levels.
+fn check_topic_base(ctx: &Ctx<'_>, key: &str, topic: &str) -> Result<(), ConfigError> {
+    let bad = topic.is_empty()
+        || topic.contains(['+', '#', '\0'])
+        || topic.split('/').any(str::is_empty)
+        || topic.len() > 200;
+    if bad {
+        return Err(ctx.err(
+            key,
+            format!(
+                "{topic:?} is not a usable topic prefix; use levels without +, # or empty parts, such as doorbell-bridge"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_camera(
+    ctx: &Ctx<'_>,
+    i: usize,
+    c: raw::RawCamera,
+) -> Result<CameraConfig, ConfigError> {
+    let k = |name: &str| format!("cameras[{i}].{name}");
+    let id = CameraId::new(&c.id)
+        .map_err(|e| ctx.err(k("id"), format!("{:?} {e}", c.id)))?;
+    let url = camera_url(&c.url).map_err(|m| ctx.err(k("url"), m))?;
+    let pull_timeout = ctx.duration(
+        &k("pull_timeout"),
+        c.pull_timeout.as_deref().unwrap_or(DEFAULT_PULL_TIMEOUT),
+    )?;
+    if pull_timeout < Duration::from_secs(1) || pull_timeout > Duration::from_secs(600) {
+        return Err(ctx.err(k("pull_timeout"), "must be between 1s and 10m"));
+    }
+    let subscription = ctx.duration(
+        &k("subscription"),
+        c.subscription.as_deref().unwrap_or(DEFAULT_SUBSCRIPTION),
+    )?;
+    if subscription < Duration::from_secs(10) {
+        return Err(ctx.err(k("subscription"), "must be at least 10s"));
+    }
+    let message_limit = c.message_limit.unwrap_or(DEFAULT_MESSAGE_LIMIT);
+    if !(1..=1000).contains(&message_limit) {
+        return Err(ctx.err(k("message_limit"), "must be between 1 and 1000"));
+    }
+    let snapshot = validate_snapshot(ctx, i, c.snapshot.unwrap_or_default())?;
+    let mut rules = Vec::with_capacity(c.rules.len());
+    for (j, r) in c.rules.into_iter().enumerate() {
+        rules.push(validate_rule(ctx, &k(&format!("rules[{j}]")), r)?);
+    }
+    Ok(CameraConfig {
+        name: c.name.unwrap_or_else(|| c.id.clone()),
+        id,
+        url,
+        username: c.username,
+        password: ctx.secret(&k("password"), c.password, c.password_file)?,
+        tls_insecure: c.tls_insecure.unwrap_or(false),
+        pull_timeout,
+        message_limit,
+        subscription,
+        max_backoff: ctx.duration(
+            &k("max_backoff"),
+            c.max_backoff.as_deref().unwrap_or(DEFAULT_MAX_BACKOFF),
+        )?,
+        drift_threshold: ctx.duration(
+            &k("drift_threshold"),
+            c.drift_threshold
+                .as_deref()
+                .unwrap_or(DEFAULT_DRIFT_THRESHOLD),
+        )?,
+        set_clock: c.set_clock.unwrap_or(false),
+        snapshot,
+        rules,
+        ring_input: c.ring_input.filter(|s| !s.is_empty()),
+        hold: kind_durations(ctx, &k("hold"), c.hold)?,
+        auto_clear: kind_durations(ctx, &k("auto_clear"), c.auto_clear)?,
+    })
+}
+
+fn validate_snapshot(
+    ctx: &Ctx<'_>,
+    i: usize,
+    s: raw::RawSnapshot,
+) -> Result<SnapshotConfig, ConfigError> {
+    let k = |name: &str| format!("cameras[{i}].snapshot.{name}");
+    let on = match s.on {
+        None => vec![Kind::Ring, Kind::Person],
+        Some(list) => list
+            .iter()
+            .map(|t| t.parse::<Kind>().map_err(|e| ctx.err(k("on"), e.to_string())))
+            .collect::<Result<_, _>>()?,
+    };
+    let interval = match s.interval.as_deref() {
+        None => None,
+        Some(t) => Some(ctx.duration(&k("interval"), t)?).filter(|d| !d.is_zero()),
+    };
+    if interval.is_some_and(|d| d < Duration::from_secs(5)) {
+        return Err(ctx.err(k("interval"), "must be at least 5s (or 0 to turn it off)"));
+    }
+    let burst = s.burst.unwrap_or(0);
+    if burst > 20 {
+        return Err(ctx.err(k("burst"), "must be at most 20 extra frames"));
+    }
+    Ok(SnapshotConfig {
+        enabled: s.enabled.unwrap_or(true),
+        on,
+        interval,
+        burst,
+        burst_interval: ctx.duration(
+            &k("burst_interval"),
+            s.burst_interval.as_deref().unwrap_or("1s"),
+        )?,
+        profile: s.profile.filter(|p| !p.is_empty()),
+        allowed_hosts: s.allowed_hosts,
+        max_size: ctx.size(
+            &k("max_size"),
+            s.max_size.as_deref().unwrap_or(DEFAULT_SNAPSHOT_MAX_SIZE),
+        )?,
+    })
+}
+
+fn validate_rule(ctx: &Ctx<'_>, key: &str, r: raw::RawRule) -> Result<UserRule, ConfigError> {
+    if r.topic.trim().is_empty() {
+        return Err(ctx.err(
+            format!("{key}.topic"),
+            "is empty; write a topic pattern such as tns1:RuleEngine/MyRuleDetector/*",
+        ));
+    }
+    let action = match r.kind.as_str() {
+        "ignore" => RuleAction::Ignore,
+        other => RuleAction::Kind(other.parse().map_err(|e: crate::event::UnknownKind| {
+            ctx.err(format!("{key}.kind"), format!("{e}, or ignore"))
+        })?),
+    };
+    if r.value.is_some() && r.item.is_none() {
+        return Err(ctx.err(
+            format!("{key}.value"),
+            "needs item: name the Source or Data item whose value must match",
+        ));
+    }
+    Ok(UserRule {
+        topic: r.topic.trim().to_owned(),
+        item: r.item,
+        value: r.value,
+        action,
+    })
+}
+
+fn kind_durations(
+    ctx: &Ctx<'_>,
+    key: &str,
+    map: BTreeMap<String, String>,
+) -> Result<BTreeMap<Kind, Duration>, ConfigError> {
+    map.into_iter()
+        .map(|(kind, d)| {
+            let kind_key = format!("{key}.{kind}");
+            let kind = kind
+                .parse::<Kind>()
+                .map_err(|e| ctx.err(kind_key.clone(), e.to_string()))?;
+            Ok((kind, ctx.duration(&kind_key, &d)?))
+        })
+        .collect()
+}
+
+/// Turns `host`, `host:port` or a full URL into the device service URL.
+pub fn camera_url(text: &str) -> Result<Url, String> {
+    let hint = "write a host, host:port or the device service URL, such as http://192.168.1.20";
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(format!("is empty; {hint}"));
+    }
+    let with_scheme = if t.contains("://") {
+        t.to_owned()
+    } else {
+        format!("http://{t}")
+    };
+    let mut url = Url::parse(&with_scheme)
+        .map_err(|e| format!("{:?} is not a URL ({e}); {hint}", redact_url(t)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!(
+            "has scheme {:?}; cameras speak http:// or https://",
+            url.scheme()
+        ));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!("has no host; {hint}"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("contains credentials; put them in username and password".into());
+    }
+    if url.path() == "/" || url.path().is_empty() {
+        url.set_path("/onvif/device_service");
+    }
+    Ok(url)
+}
+
+/// A URL for messages: any `user:password@` part removed.
+pub fn redact_url(text: &str) -> String {
+    match Url::parse(text) {
+        Ok(mut u) if !u.username().is_empty() || u.password().is_some() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Ok(_) => text.to_owned(),
+        Err(_) => match (text.find("://"), text.rfind('@')) {
+            (Some(s), Some(at)) if at > s => format!("{}***@{}", &text[..s + 3], &text[at + 1..]),
+            _ => text.to_owned(),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests;

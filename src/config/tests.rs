@@ -1,0 +1,101 @@
+use std::collections::HashMap;
+use std::io::Write;
+
+use super::*;
+
+const MINIMAL: &str = r#"
+[[cameras]]
+id = "front_door"
+url = "192.168.1.20"
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    from_toml(text, Path::new("test.toml"))
+}
+
+#[test]
+fn defaults_fill_a_minimal_config() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.mqtt.host, "127.0.0.1");
+    assert_eq!(c.mqtt.port, 1883);
+    assert!(!c.mqtt.tls);
+    assert_eq!(c.mqtt.base_topic, "doorbell-bridge");
+    assert_eq!(c.mqtt.client_id, "doorbell-bridge-doorbell_bridge");
+    assert_eq!(c.storage.max_size, 2 << 30);
+    assert_eq!(c.storage.max_age, Duration::from_secs(30 * 86_400));
+    assert!(c.http.is_none());
+    let cam = &c.cameras[0];
+    assert_eq!(cam.name, "front_door");
+    assert_eq!(cam.url.as_str(), "http://192.168.1.20/onvif/device_service");
+    assert_eq!(cam.pull_timeout, Duration::from_secs(60));
+    assert_eq!(cam.snapshot.on, vec![Kind::Ring, Kind::Person]);
+    assert_eq!(cam.snapshot.max_size, 8 << 20);
+}
+
+#[test]
+fn camera_urls() {
+    let cases = [
+        ("192.168.1.20", "http://192.168.1.20/onvif/device_service"),
+        ("cam.lan:8000", "http://cam.lan:8000/onvif/device_service"),
+        ("https://cam.lan/", "https://cam.lan/onvif/device_service"),
+        ("http://10.0.0.5:2020/onvif/service", "http://10.0.0.5:2020/onvif/service"),
+    ];
+    assert!(!cases.is_empty());
+    for (text, want) in cases {
+        assert_eq!(camera_url(text).unwrap().as_str(), want, "{text}");
+    }
+    assert!(camera_url("rtsp://cam").is_err());
+    assert!(camera_url("http://admin:pw@cam").unwrap_err().contains("credentials"));
+}
+
+#[test]
+fn redacts_credentials_in_urls() {
+    assert_eq!(redact_url("mqtt://u:hunter2@h:1883"), "mqtt://h:1883");
+    assert_eq!(redact_url("not a url://u:hunter2@h"), "not a url://***@h");
+}
+
+#[test]
+fn password_file_is_read_and_trimmed() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    writeln!(f, "  s3cret  ").unwrap();
+    let text = format!(
+        "{MINIMAL}password_file = {:?}\n",
+        f.path().display().to_string()
+    );
+    let c = parse(&text).unwrap();
+    assert_eq!(c.cameras[0].password.as_ref().unwrap().expose(), "s3cret");
+}
+
+#[test]
+fn environment_overrides_use_double_underscores() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(MINIMAL.as_bytes()).unwrap();
+    let env = HashMap::from([
+        ("DOORBELL_BRIDGE__MQTT__URL".to_owned(), "mqtts://broker.lan".to_owned()),
+        ("DOORBELL_BRIDGE__MQTT__BASE_TOPIC".to_owned(), "house/doors".to_owned()),
+        ("DOORBELL_BRIDGE__MQTT__QUEUE_SIZE".to_owned(), "5".to_owned()),
+        ("DOORBELL_BRIDGE__STORAGE__MAX_AGE".to_owned(), "7d".to_owned()),
+    ]);
+    let c = load_with_env(f.path(), Some(env)).unwrap();
+    assert_eq!(c.mqtt.host, "broker.lan");
+    assert!(c.mqtt.tls);
+    assert_eq!(c.mqtt.port, 8883);
+    assert_eq!(c.mqtt.base_topic, "house/doors");
+    assert_eq!(c.mqtt.queue_size, 5);
+    assert_eq!(c.storage.max_age, Duration::from_secs(7 * 86_400));
+}
+
+#[test]
+fn missing_file_says_what_to_do() {
+    let e = load_with_env(Path::new("/nonexistent/db.toml"), Some(HashMap::new())).unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("/nonexistent/db.toml: cannot read the config"), "{text}");
+    assert!(text.contains("--config"), "{text}");
+}
+
+#[test]
+fn secrets_never_print() {
+    let text = format!("{MINIMAL}password = \"hunter2\"\n");
+    let c = parse(&text).unwrap();
+    assert!(!format!("{c:?}").contains("hunter2"));
+}

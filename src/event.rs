@@ -1,0 +1,453 @@
+//! The vocabulary shared by the camera side and the MQTT side.
+//!
+//! These types are the only thing that crosses between the two worlds: cameras (ONVIF, XML,
+//! HTTP) produce [`Update`]s, the MQTT bridge consumes them and sends [`Command`]s back. The
+//! camera side never builds a topic; the MQTT side never reads XML.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use bytes::Bytes;
+use serde::{Serialize, Serializer};
+
+/// A camera's id from the config: a lowercase slug `[a-z0-9_]+`, stable in topics and unique ids.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CameraId(String);
+
+/// Why a string is not a valid [`CameraId`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("must be a lowercase slug such as {suggestion} (letters a-z, digits, underscore)")]
+pub struct InvalidCameraId {
+    /// A slug made from the rejected text, to show the user what would work.
+    pub suggestion: String,
+}
+
+impl CameraId {
+    /// Longest id we accept; ids end up in topics, unique ids and file names.
+    pub const MAX_LEN: usize = 64;
+
+    /// Validates `id` as a slug.
+    pub fn new(id: &str) -> Result<Self, InvalidCameraId> {
+        let ok = !id.is_empty()
+            && id.len() <= Self::MAX_LEN
+            && id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if ok {
+            Ok(Self(id.to_owned()))
+        } else {
+            Err(InvalidCameraId {
+                suggestion: slugify(id),
+            })
+        }
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Lowercases `text` and turns every run of other characters into one `_`.
+pub fn slugify(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() {
+            out.push(c.to_ascii_lowercase());
+        } else if !out.ends_with('_') && !out.is_empty() {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_end_matches('_');
+    let mut slug: String = trimmed.chars().take(CameraId::MAX_LEN).collect();
+    if slug.is_empty() {
+        slug.push_str("camera");
+    }
+    slug
+}
+
+impl fmt::Display for CameraId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for CameraId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+/// What an event is about. `as_str` is the name used in topics, payloads and config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// The doorbell button.
+    Ring,
+    /// Pixel or PIR motion.
+    Motion,
+    /// A person (human shape, people detector).
+    Person,
+    /// A vehicle.
+    Vehicle,
+    /// An animal or pet.
+    Animal,
+    /// A face.
+    Face,
+    /// A package left at the door.
+    Package,
+    /// Something crossed a line.
+    LineCrossing,
+    /// Something entered a field or zone.
+    Intrusion,
+    /// Tampering, defocus or a blocked lens.
+    Tamper,
+    /// Audio detection.
+    Sound,
+    /// A digital input (a wired bell, a door contact).
+    Input,
+    /// A relay output.
+    Relay,
+    /// A topic no rule knows: published, never dropped, so the user can write a rule.
+    Other,
+}
+
+impl Kind {
+    /// Every kind, in a stable order.
+    pub const ALL: [Kind; 14] = [
+        Kind::Ring,
+        Kind::Motion,
+        Kind::Person,
+        Kind::Vehicle,
+        Kind::Animal,
+        Kind::Face,
+        Kind::Package,
+        Kind::LineCrossing,
+        Kind::Intrusion,
+        Kind::Tamper,
+        Kind::Sound,
+        Kind::Input,
+        Kind::Relay,
+        Kind::Other,
+    ];
+
+    /// The name used in topics, JSON payloads, file names and the config.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Ring => "ring",
+            Kind::Motion => "motion",
+            Kind::Person => "person",
+            Kind::Vehicle => "vehicle",
+            Kind::Animal => "animal",
+            Kind::Face => "face",
+            Kind::Package => "package",
+            Kind::LineCrossing => "line_crossing",
+            Kind::Intrusion => "intrusion",
+            Kind::Tamper => "tamper",
+            Kind::Sound => "sound",
+            Kind::Input => "input",
+            Kind::Relay => "relay",
+            Kind::Other => "other",
+        }
+    }
+
+    /// Whether the kind has an on/off state worth a retained topic and a binary sensor.
+    /// `Ring` is momentary (an event entity); `Other` has no single state.
+    pub fn is_stateful(self) -> bool {
+        !matches!(self, Kind::Ring | Kind::Other)
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a string is not a [`Kind`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown event kind {0:?}; expected one of ring, motion, person, vehicle, animal, face, package, line_crossing, intrusion, tamper, sound, input, relay, other")]
+pub struct UnknownKind(pub String);
+
+impl FromStr for Kind {
+    type Err = UnknownKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Kind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownKind(s.to_owned()))
+    }
+}
+
+impl Serialize for Kind {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// The ONVIF `PropertyOperation` of a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// State sent when a subscription starts: not news, never a trigger.
+    Initialized,
+    /// A real change.
+    Changed,
+    /// The property went away.
+    Deleted,
+}
+
+impl Operation {
+    /// Parses the attribute value; unknown values are `None` (treated like a missing attribute).
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.trim() {
+            "Initialized" => Some(Operation::Initialized),
+            "Changed" => Some(Operation::Changed),
+            "Deleted" => Some(Operation::Deleted),
+            _ => None,
+        }
+    }
+
+    /// The attribute value as ONVIF spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Initialized => "Initialized",
+            Operation::Changed => "Changed",
+            Operation::Deleted => "Deleted",
+        }
+    }
+}
+
+impl Serialize for Operation {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
+/// SimpleItems (name, value) in document order; serialised as a JSON object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Items(pub Vec<(String, String)>);
+
+impl Items {
+    /// The value of the first item named `name` (exact match).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of the first item whose name matches `name` ignoring ASCII case.
+    pub fn get_ignore_case(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether there are no items.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Serialize for Items {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (k, v) in &self.0 {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
+}
+
+/// One normalised event: what a camera said, in our words.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Event {
+    /// The camera it came from.
+    pub camera: CameraId,
+    /// What it is about.
+    pub kind: Kind,
+    /// The state after this message.
+    pub active: bool,
+    /// True only for a new occurrence: a press, a new detection. False for Initialized
+    /// messages, falling edges and Deleted.
+    pub trigger: bool,
+    /// When the bridge received it (our clock, millisecond precision).
+    #[serde(serialize_with = "serialize_time")]
+    pub time: jiff::Timestamp,
+    /// The message's `UtcTime` exactly as the camera sent it (cameras lie; kept for diagnosis).
+    pub camera_time: Option<String>,
+    /// The canonical ONVIF topic, e.g. `tns1:RuleEngine/MyRuleDetector/Visitor`.
+    pub topic: String,
+    /// Source SimpleItems.
+    pub source: Items,
+    /// Data SimpleItems.
+    pub data: Items,
+    /// The PropertyOperation, when the camera sent one.
+    pub operation: Option<Operation>,
+}
+
+/// Formats a timestamp as RFC 3339 in UTC with milliseconds, e.g. `2026-11-29T08:15:00.123Z`.
+pub fn format_time(t: jiff::Timestamp) -> String {
+    format!("{t:.3}")
+}
+
+fn serialize_time<S: Serializer>(t: &jiff::Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_time(*t))
+}
+
+/// What GetDeviceInformation (and the network settings) told us about a camera.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceInfo {
+    /// Manufacturer.
+    pub manufacturer: Option<String>,
+    /// Model.
+    pub model: Option<String>,
+    /// Firmware version.
+    pub firmware: Option<String>,
+    /// Serial number.
+    pub serial: Option<String>,
+    /// Hardware id.
+    pub hardware: Option<String>,
+    /// MAC address, `aa:bb:cc:dd:ee:ff`, where known.
+    pub mac: Option<String>,
+    /// The camera's web interface, without credentials.
+    pub configuration_url: Option<String>,
+}
+
+/// A JPEG taken from a camera, with where it went.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Snapshot {
+    /// The camera it came from.
+    pub camera: CameraId,
+    /// The JPEG bytes (checked magic, size capped).
+    pub jpeg: Bytes,
+    /// When it was taken (our clock).
+    pub taken: jiff::Timestamp,
+    /// Why it was taken.
+    pub reason: SnapshotReason,
+    /// Where the archive stored it, if it did.
+    pub archived: Option<PathBuf>,
+}
+
+/// Why a snapshot was taken.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SnapshotReason {
+    /// An event (kind and the event's receive time) asked for it.
+    Event {
+        /// The event's kind.
+        kind: Kind,
+        /// The event's `time`, which identifies it.
+        time: jiff::Timestamp,
+    },
+    /// A user asked (MQTT command or HA button).
+    Demand,
+    /// The periodic timer.
+    Interval,
+}
+
+/// Camera-side news for the MQTT side. Sent over one bounded channel.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// The camera is subscribed and delivering events.
+    Online {
+        /// Which camera.
+        camera: CameraId,
+        /// What the camera says it is.
+        info: DeviceInfo,
+    },
+    /// The camera is not delivering events; its stateful kinds are no longer known.
+    Offline {
+        /// Which camera.
+        camera: CameraId,
+        /// A short human reason (no secrets).
+        reason: String,
+    },
+    /// An event.
+    Event(Event),
+    /// A snapshot.
+    Snapshot(Snapshot),
+    /// The camera clock's offset from ours, measured at connect.
+    ClockDrift {
+        /// Which camera.
+        camera: CameraId,
+        /// Camera clock minus our clock, in milliseconds.
+        offset_ms: i64,
+    },
+}
+
+impl Update {
+    /// The camera this update is about.
+    pub fn camera(&self) -> &CameraId {
+        match self {
+            Update::Online { camera, .. }
+            | Update::Offline { camera, .. }
+            | Update::ClockDrift { camera, .. } => camera,
+            Update::Event(e) => &e.camera,
+            Update::Snapshot(s) => &s.camera,
+        }
+    }
+}
+
+/// MQTT-side requests for a camera.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// Take a snapshot now.
+    TakeSnapshot,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camera_ids_are_slugs() {
+        assert!(CameraId::new("front_door").is_ok());
+        assert!(CameraId::new("cam2").is_ok());
+        for bad in ["", "Front Door", "a/b", "a+b", "a#", "é", &"a".repeat(65)] {
+            assert!(CameraId::new(bad).is_err(), "{bad:?} accepted");
+        }
+        assert_eq!(
+            CameraId::new("Front Door").unwrap_err().suggestion,
+            "front_door"
+        );
+        assert_eq!(slugify("//"), "camera");
+    }
+
+    #[test]
+    fn kinds_round_trip() {
+        for k in Kind::ALL {
+            assert_eq!(k.as_str().parse::<Kind>().unwrap(), k);
+        }
+        assert!("doorbell".parse::<Kind>().is_err());
+        assert!(!Kind::Ring.is_stateful());
+        assert!(Kind::Motion.is_stateful());
+    }
+
+    #[test]
+    fn event_serialises_with_millisecond_times() {
+        let e = Event {
+            camera: CameraId::new("front_door").unwrap(),
+            kind: Kind::Ring,
+            active: true,
+            trigger: true,
+            time: "2026-11-29T08:15:00.123456Z".parse().unwrap(),
+            camera_time: Some("0000-00-00T00:00:00Z".into()),
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+            source: Items(vec![("Source".into(), "000".into())]),
+            data: Items(vec![("State".into(), "true".into())]),
+            operation: Some(Operation::Changed),
+        };
+        let v = serde_json::to_value(&e).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({
+                "camera": "front_door", "kind": "ring", "active": true, "trigger": true,
+                "time": "2026-11-29T08:15:00.123Z", "camera_time": "0000-00-00T00:00:00Z",
+                "topic": "tns1:RuleEngine/MyRuleDetector/Visitor",
+                "source": {"Source": "000"}, "data": {"State": "true"}, "operation": "Changed"
+            })
+        );
+    }
+}

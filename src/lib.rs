@@ -1,0 +1,30 @@
+//! doorbell-bridge: ONVIF doorbells and cameras to MQTT and Home Assistant, locally.
+//!
+//! # Data flow
+//!
+//! ```text
+//! camera --long-poll PullMessages, Renew before termination-->
+//! onvif::pullpoint -> Notification -> normalise (+ rules) -> Event   [one camera::Supervisor each]
+//!    Event -> Update::Event ------------------------------------+
+//!    Event -> snapshot -> archive::store -> Update::Snapshot ---+-> bounded mpsc<Update>
+//! mqtt::publisher -> topics + discovery -> rumqttc -> broker -> Home Assistant
+//! mqtt (commands) -> Command -> the camera's Supervisor
+//! archive sweeper (interval) -> select_expired -> delete
+//! ```
+//!
+//! # Layout
+//!
+//! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
+//! - [`config`]: TOML + environment, validated into [`config::Config`].
+//! - [`onvif`]: our thin SOAP client (WS-Security, Digest, PullPoint) and notification parsing.
+//! - [`sim`]: a simulated ONVIF doorbell (real SOAP over HTTP) for tests and `demo`.
+//! - [`secret`], [`units`]: small building blocks.
+
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod event;
+pub mod onvif;
+pub mod secret;
+pub mod units;

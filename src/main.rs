@@ -1,0 +1,5 @@
+//! The `doorbell-bridge` command.
+
+fn main() {
+    eprintln!("doorbell-bridge: under construction");
+}

@@ -1,0 +1,9 @@
+//! Our ONVIF client layer.
+//!
+//! Written on reqwest and roxmltree rather than taken from a published ONVIF crate: those
+//! cannot hold a PullMessages long-poll past 10 s, drop WS-Addressing reference parameters
+//! (Axis routes by them) and lose event data.
+
+pub mod notification;
+
+pub use notification::Notification;
