@@ -452,8 +452,7 @@ fn validate_camera(
     c: raw::RawCamera,
 ) -> Result<CameraConfig, ConfigError> {
     let k = |name: &str| format!("cameras[{i}].{name}");
-    let id = CameraId::new(&c.id)
-        .map_err(|e| ctx.err(k("id"), format!("{:?} {e}", c.id)))?;
+    let id = CameraId::new(&c.id).map_err(|e| ctx.err(k("id"), format!("{:?} {e}", c.id)))?;
     let url = camera_url(&c.url).map_err(|m| ctx.err(k("url"), m))?;
     let pull_timeout = ctx.duration(
         &k("pull_timeout"),
@@ -517,7 +516,10 @@ fn validate_snapshot(
         None => vec![Kind::Ring, Kind::Person],
         Some(list) => list
             .iter()
-            .map(|t| t.parse::<Kind>().map_err(|e| ctx.err(k("on"), e.to_string())))
+            .map(|t| {
+                t.parse::<Kind>()
+                    .map_err(|e| ctx.err(k("on"), e.to_string()))
+            })
             .collect::<Result<_, _>>()?,
     };
     let interval = match s.interval.as_deref() {

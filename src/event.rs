@@ -166,7 +166,9 @@ impl fmt::Display for Kind {
 
 /// Why a string is not a [`Kind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event kind {0:?}; expected one of ring, motion, person, vehicle, animal, face, package, line_crossing, intrusion, tamper, sound, input, relay, other")]
+#[error(
+    "unknown event kind {0:?}; expected one of ring, motion, person, vehicle, animal, face, package, line_crossing, intrusion, tamper, sound, input, relay, other"
+)]
 pub struct UnknownKind(pub String);
 
 impl FromStr for Kind {

@@ -6,7 +6,9 @@ use std::path::Path;
 use doorbell_bridge::config;
 
 fn fixtures(dir: &str) -> Vec<std::path::PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/config").join(dir);
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/config")
+        .join(dir);
     let mut files: Vec<_> = std::fs::read_dir(root)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -42,7 +44,11 @@ fn invalid_configs_fail_with_their_message() {
         let err = config::from_toml(&text, &f).expect_err(&f.display().to_string());
         let got = err.to_string();
         assert!(got.starts_with(&f.display().to_string()), "{got}");
-        assert!(got.contains(want), "{}:\n want {want:?}\n got  {got:?}", f.display());
+        assert!(
+            got.contains(want),
+            "{}:\n want {want:?}\n got  {got:?}",
+            f.display()
+        );
     }
 }
 

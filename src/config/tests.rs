@@ -38,14 +38,21 @@ fn camera_urls() {
         ("192.168.1.20", "http://192.168.1.20/onvif/device_service"),
         ("cam.lan:8000", "http://cam.lan:8000/onvif/device_service"),
         ("https://cam.lan/", "https://cam.lan/onvif/device_service"),
-        ("http://10.0.0.5:2020/onvif/service", "http://10.0.0.5:2020/onvif/service"),
+        (
+            "http://10.0.0.5:2020/onvif/service",
+            "http://10.0.0.5:2020/onvif/service",
+        ),
     ];
     assert!(!cases.is_empty());
     for (text, want) in cases {
         assert_eq!(camera_url(text).unwrap().as_str(), want, "{text}");
     }
     assert!(camera_url("rtsp://cam").is_err());
-    assert!(camera_url("http://admin:pw@cam").unwrap_err().contains("credentials"));
+    assert!(
+        camera_url("http://admin:pw@cam")
+            .unwrap_err()
+            .contains("credentials")
+    );
 }
 
 #[test]
@@ -71,10 +78,22 @@ fn environment_overrides_use_double_underscores() {
     let mut f = tempfile::NamedTempFile::new().unwrap();
     f.write_all(MINIMAL.as_bytes()).unwrap();
     let env = HashMap::from([
-        ("DOORBELL_BRIDGE__MQTT__URL".to_owned(), "mqtts://broker.lan".to_owned()),
-        ("DOORBELL_BRIDGE__MQTT__BASE_TOPIC".to_owned(), "house/doors".to_owned()),
-        ("DOORBELL_BRIDGE__MQTT__QUEUE_SIZE".to_owned(), "5".to_owned()),
-        ("DOORBELL_BRIDGE__STORAGE__MAX_AGE".to_owned(), "7d".to_owned()),
+        (
+            "DOORBELL_BRIDGE__MQTT__URL".to_owned(),
+            "mqtts://broker.lan".to_owned(),
+        ),
+        (
+            "DOORBELL_BRIDGE__MQTT__BASE_TOPIC".to_owned(),
+            "house/doors".to_owned(),
+        ),
+        (
+            "DOORBELL_BRIDGE__MQTT__QUEUE_SIZE".to_owned(),
+            "5".to_owned(),
+        ),
+        (
+            "DOORBELL_BRIDGE__STORAGE__MAX_AGE".to_owned(),
+            "7d".to_owned(),
+        ),
     ]);
     let c = load_with_env(f.path(), Some(env)).unwrap();
     assert_eq!(c.mqtt.host, "broker.lan");
@@ -89,7 +108,10 @@ fn environment_overrides_use_double_underscores() {
 fn missing_file_says_what_to_do() {
     let e = load_with_env(Path::new("/nonexistent/db.toml"), Some(HashMap::new())).unwrap_err();
     let text = e.to_string();
-    assert!(text.starts_with("/nonexistent/db.toml: cannot read the config"), "{text}");
+    assert!(
+        text.starts_with("/nonexistent/db.toml: cannot read the config"),
+        "{text}"
+    );
     assert!(text.contains("--config"), "{text}");
 }
 

@@ -5,5 +5,6 @@
 //! (Axis routes by them) and lose event data.
 
 pub mod notification;
+pub mod xml;
 
 pub use notification::Notification;
