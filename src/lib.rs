@@ -23,8 +23,12 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod backoff;
+pub mod cli;
+pub mod commands;
 pub mod config;
 pub mod event;
+pub mod logging;
 pub mod onvif;
 pub mod secret;
 pub mod units;

@@ -1,0 +1,63 @@
+//! Command-line interface definitions (clap). The commands themselves live in [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::DEFAULT_PATH;
+
+/// ONVIF doorbells and cameras to MQTT and Home Assistant. No frame leaves the house.
+#[derive(Debug, Parser)]
+#[command(name = "doorbell-bridge", version, about, long_about = None)]
+pub struct Cli {
+    /// Config file (TOML); keys can be overridden by DOORBELL_BRIDGE__SECTION__KEY variables.
+    #[arg(long, short, global = true, env = "DOORBELL_BRIDGE_CONFIG", default_value = DEFAULT_PATH)]
+    pub config: PathBuf,
+    /// Log level or filter (trace, debug, info, warn, error, or a RUST_LOG-style filter).
+    #[arg(long, global = true, env = "DOORBELL_BRIDGE_LOG")]
+    pub log_level: Option<String>,
+    /// Log format: human on a terminal, json for log collectors.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Auto)]
+    pub log_format: LogFormat,
+    /// What to do; `run` when left out.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable, colours only on a terminal.
+    Auto,
+    /// Human-readable, no colours.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the bridge (the default).
+    Run,
+    /// Validate the config, then test each camera and the MQTT connection.
+    Check {
+        /// Validate the config only; touch no network.
+        #[arg(long)]
+        offline: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a simulated doorbell, an MQTT broker and the bridge, and print what flows.
+    Demo {
+        /// Use this broker instead of the embedded one, e.g. mqtt://homeassistant.local.
+        #[arg(long)]
+        mqtt: Option<String>,
+        /// Stop after this long (e.g. 30s); runs until Ctrl-C when left out.
+        #[arg(long)]
+        duration: Option<String>,
+    },
+    /// Print the version.
+    Version,
+}
