@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod archive;
 pub mod backoff;
 pub mod cli;
 pub mod commands;
@@ -30,5 +31,6 @@ pub mod config;
 pub mod event;
 pub mod logging;
 pub mod onvif;
+pub mod retention;
 pub mod secret;
 pub mod units;

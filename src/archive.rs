@@ -1,0 +1,288 @@
+//! The local footage archive: `<root>/<camera>/<YYYY-MM-DD>/<HHMMSS.mmm>_<kind>.jpg` plus a JSON
+//! sidecar, written atomically (temporary file, sync, rename), files 0640 and folders 0750.
+//! Dates and times are local time, so the folders read naturally in Home Assistant's media
+//! browser; the sidecar carries the exact UTC times. Retention lives in [`crate::retention`].
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::event::{CameraId, Kind, format_time};
+use crate::retention::{self, RetentionPolicy, SweepReport};
+
+/// Permissions of archived files.
+pub const FILE_MODE: u32 = 0o640;
+/// Permissions of archive folders.
+pub const DIR_MODE: u32 = 0o750;
+
+/// Why a snapshot could not be archived.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The disk is full.
+    #[error("archive {path}: the disk is full; free space or lower storage.max_size")]
+    DiskFull {
+        /// The file being written.
+        path: PathBuf,
+    },
+    /// No permission.
+    #[error("archive {path}: permission denied; make storage.path writable by the bridge's user")]
+    PermissionDenied {
+        /// The file or folder.
+        path: PathBuf,
+    },
+    /// Another IO error.
+    #[error("archive {path}: {source}")]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    fn from_io(path: &Path, source: std::io::Error) -> Self {
+        let path = path.to_owned();
+        match source.kind() {
+            std::io::ErrorKind::StorageFull => Error::DiskFull { path },
+            std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                Error::PermissionDenied { path }
+            }
+            _ => Error::Io { path, source },
+        }
+    }
+}
+
+/// What to archive with a JPEG.
+#[derive(Debug, Clone)]
+pub struct Meta<'a> {
+    /// Camera.
+    pub camera: &'a CameraId,
+    /// Why it was taken (the event's kind, or `other` for demand/interval).
+    pub kind: Kind,
+    /// The event's receive time (or when the snapshot was taken).
+    pub event_time: jiff::Timestamp,
+    /// The camera's UtcTime as sent, if an event.
+    pub camera_time: Option<&'a str>,
+    /// The event's canonical topic, if an event.
+    pub topic: Option<&'a str>,
+    /// When the JPEG was fetched.
+    pub taken: jiff::Timestamp,
+}
+
+#[derive(Serialize)]
+struct Sidecar<'a> {
+    camera: &'a str,
+    kind: &'a str,
+    event_time: String,
+    taken: String,
+    camera_time: Option<&'a str>,
+    topic: Option<&'a str>,
+    size: usize,
+    sha256: String,
+}
+
+/// The archive: cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Archive {
+    root: Arc<PathBuf>,
+    policy: RetentionPolicy,
+    /// Approximate bytes in the archive: set by sweeps, increased by writes.
+    size: Arc<AtomicU64>,
+}
+
+impl Archive {
+    /// An archive rooted at `root` (created on first write).
+    pub fn new(root: PathBuf, policy: RetentionPolicy) -> Self {
+        Self {
+            root: Arc::new(root),
+            policy,
+            size: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The root folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Stores a JPEG and its sidecar (blocking IO: call from `spawn_blocking`). Returns the path
+    /// and whether the archive is now over its size limit (time to sweep).
+    pub fn store(&self, jpeg: &[u8], meta: &Meta<'_>) -> Result<(PathBuf, bool), Error> {
+        let local = meta.event_time.to_zoned_datetime(jiff::tz::TimeZone::system());
+        let dir = self
+            .root
+            .join(meta.camera.as_str())
+            .join(local.strftime("%Y-%m-%d").to_string());
+        create_dirs(&dir)?;
+        let stem = format!("{}_{}", local.strftime("%H%M%S.%3f"), meta.kind.as_str());
+        let path = free_name(&dir, &stem);
+        let side = Sidecar {
+            camera: meta.camera.as_str(),
+            kind: meta.kind.as_str(),
+            event_time: format_time(meta.event_time),
+            taken: format_time(meta.taken),
+            camera_time: meta.camera_time,
+            topic: meta.topic,
+            size: jpeg.len(),
+            sha256: hex(&Sha256::digest(jpeg)),
+        };
+        let json = serde_json::to_vec_pretty(&side).expect("sidecar serialises");
+        // Sidecar first: a JPEG never appears without its description.
+        write_atomic(&retention::sidecar(&path), &json)?;
+        write_atomic(&path, jpeg)?;
+        let added = (jpeg.len() + json.len()) as u64;
+        let total = self.size.fetch_add(added, Ordering::Relaxed) + added;
+        Ok((path, total > self.policy.max_size))
+    }
+
+    /// Applies retention now (blocking IO: call from `spawn_blocking`).
+    pub fn sweep(&self, now: std::time::SystemTime) -> SweepReport {
+        let report = retention::sweep(&self.root, self.policy, now);
+        self.size.store(report.remaining, Ordering::Relaxed);
+        report
+    }
+}
+
+fn create_dirs(dir: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+        .map_err(|e| Error::from_io(dir, e))
+}
+
+/// `<stem>.jpg`, or `<stem>-2.jpg`, ... when taken (two snapshots in one millisecond).
+fn free_name(dir: &Path, stem: &str) -> PathBuf {
+    let first = dir.join(format!("{stem}.jpg"));
+    if !first.exists() {
+        return first;
+    }
+    (2..)
+        .map(|n| dir.join(format!("{stem}-{n}.jpg")))
+        .find(|p| !p.exists())
+        .expect("some suffix is free")
+}
+
+/// Writes `bytes` to a hidden temporary file beside `path`, syncs, sets the mode, renames.
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), Error> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let dir = path.parent().expect("archive paths have a parent");
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("snapshot");
+    let tmp = dir.join(format!(".{name}.tmp"));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(FILE_MODE)
+            .open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::from_io(path, e)
+    })
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::time::Duration;
+
+    fn meta(camera: &CameraId) -> Meta<'_> {
+        Meta {
+            camera,
+            kind: Kind::Ring,
+            event_time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+            camera_time: Some("2026-11-29T08:15:00Z"),
+            topic: Some("tns1:RuleEngine/MyRuleDetector/Visitor"),
+            taken: "2026-11-29T08:15:00.400Z".parse().unwrap(),
+        }
+    }
+
+    fn policy() -> RetentionPolicy {
+        RetentionPolicy {
+            max_age: Duration::from_secs(86_400),
+            max_size: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn stores_jpeg_and_sidecar_with_modes() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::new(dir.path().to_owned(), policy());
+        let cam = CameraId::new("front_door").unwrap();
+        let (path, over) = archive.store(b"\xff\xd8jpeg\xff\xd9", &meta(&cam)).unwrap();
+        assert!(!over);
+        let name = path.file_name().unwrap().to_str().unwrap();
+        assert!(retention::is_our_jpeg(name), "{name}");
+        assert!(path.starts_with(dir.path().join("front_door")));
+        assert_eq!(std::fs::read(&path).unwrap(), b"\xff\xd8jpeg\xff\xd9");
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, FILE_MODE);
+        let day = path.parent().unwrap();
+        let dmode = std::fs::metadata(day).unwrap().permissions().mode() & 0o777;
+        assert_eq!(dmode, DIR_MODE);
+        let side: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(retention::sidecar(&path)).unwrap()).unwrap();
+        assert_eq!(side["kind"], "ring");
+        assert_eq!(side["size"], 8);
+        assert_eq!(side["event_time"], "2026-11-29T08:15:00.123Z");
+        assert_eq!(side["sha256"].as_str().unwrap().len(), 64);
+        // No temporary file is left behind.
+        let leftovers: Vec<_> = std::fs::read_dir(day)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty());
+        // Same millisecond again: a new name, nothing overwritten.
+        let (second, _) = archive.store(b"\xff\xd8two\xff\xd9", &meta(&cam)).unwrap();
+        assert_ne!(second, path);
+        assert_eq!(std::fs::read(&path).unwrap(), b"\xff\xd8jpeg\xff\xd9");
+    }
+
+    #[test]
+    fn read_only_folder_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let ro = dir.path().join("ro");
+        std::fs::create_dir(&ro).unwrap();
+        std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o500)).unwrap();
+        // Root ignores mode bits; /sys refuses everyone (EPERM), so use it there.
+        let root = if std::fs::write(ro.join("probe"), b"x").is_ok() {
+            PathBuf::from("/sys/doorbell-bridge-test")
+        } else {
+            ro
+        };
+        let archive = Archive::new(root, policy());
+        let cam = CameraId::new("front_door").unwrap();
+        let err = archive.store(b"\xff\xd8\xff\xd9", &meta(&cam)).unwrap_err();
+        assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
+        assert!(err.to_string().contains("storage.path"));
+    }
+}
