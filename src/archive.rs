@@ -114,7 +114,9 @@ impl Archive {
     /// Stores a JPEG and its sidecar (blocking IO: call from `spawn_blocking`). Returns the path
     /// and whether the archive is now over its size limit (time to sweep).
     pub fn store(&self, jpeg: &[u8], meta: &Meta<'_>) -> Result<(PathBuf, bool), Error> {
-        let local = meta.event_time.to_zoned_datetime(jiff::tz::TimeZone::system());
+        let local = meta
+            .event_time
+            .to_zoned_datetime(jiff::tz::TimeZone::system());
         let dir = self
             .root
             .join(meta.camera.as_str())

@@ -58,6 +58,15 @@ pub enum Command {
         #[arg(long)]
         duration: Option<String>,
     },
+    /// Find ONVIF cameras on the local network (WS-Discovery) and print config snippets.
+    Discover {
+        /// How long to wait for answers.
+        #[arg(long, default_value = "3s")]
+        wait: String,
+        /// Probe these addresses directly (host:port) instead of the multicast group.
+        #[arg(long = "address")]
+        addresses: Vec<std::net::SocketAddr>,
+    },
     /// Print the version.
     Version,
 }

@@ -34,3 +34,4 @@ pub mod onvif;
 pub mod retention;
 pub mod secret;
 pub mod units;
+pub mod wsdiscovery;

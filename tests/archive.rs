@@ -24,11 +24,41 @@ fn sweep_deletes_old_then_oldest_and_spares_foreign_files() {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
     let now = SystemTime::now();
-    plant(root, "door/2026-10-01/080000.000_ring.jpg", 1000, 40 * DAY, now);
-    plant(root, "door/2026-11-20/080000.000_ring.jpg", 1000, 9 * DAY, now);
-    plant(root, "door/2026-11-25/080000.000_person.jpg", 1000, 4 * DAY, now);
-    plant(root, "gate/2026-11-28/120000.500_motion.jpg", 1000, DAY, now);
-    plant(root, "gate/2026-11-29/120000.500_ring.jpg", 1000, Duration::ZERO, now);
+    plant(
+        root,
+        "door/2026-10-01/080000.000_ring.jpg",
+        1000,
+        40 * DAY,
+        now,
+    );
+    plant(
+        root,
+        "door/2026-11-20/080000.000_ring.jpg",
+        1000,
+        9 * DAY,
+        now,
+    );
+    plant(
+        root,
+        "door/2026-11-25/080000.000_person.jpg",
+        1000,
+        4 * DAY,
+        now,
+    );
+    plant(
+        root,
+        "gate/2026-11-28/120000.500_motion.jpg",
+        1000,
+        DAY,
+        now,
+    );
+    plant(
+        root,
+        "gate/2026-11-29/120000.500_ring.jpg",
+        1000,
+        Duration::ZERO,
+        now,
+    );
     // Not ours: never counted, never deleted.
     plant(root, "door/2026-10-01/holiday.jpg", 50_000, 400 * DAY, now);
     std::fs::write(root.join("README.txt"), b"mine").unwrap();
@@ -44,7 +74,10 @@ fn sweep_deletes_old_then_oldest_and_spares_foreign_files() {
     assert_eq!(report.remaining, 3 * 1002);
     assert!(!root.join("door/2026-10-01/080000.000_ring.jpg").exists());
     assert!(!root.join("door/2026-10-01/080000.000_ring.json").exists());
-    assert!(!root.join("door/2026-11-20").exists(), "empty day folder kept");
+    assert!(
+        !root.join("door/2026-11-20").exists(),
+        "empty day folder kept"
+    );
     assert!(root.join("door/2026-10-01/holiday.jpg").exists());
     assert!(root.join("README.txt").exists());
     assert!(root.join("gate/2026-11-29/120000.500_ring.jpg").exists());
