@@ -26,8 +26,9 @@
 //!   built-in default (Uniview person), else for rings [`RING_AUTO_CLEAR`] (a lost falling
 //!   edge must not swallow the next press), else forever.
 //! - Expiry returns a falling edge (`active` false, `trigger` false, no camera time, no data).
-//! - Values with no state (counters, timestamps on `other` topics) are passed on every time:
-//!   `active` true, `trigger` unless Initialized or Deleted.
+//! - Values with no state (counters, timestamps on `other` topics) are passed on every time,
+//!   with `active` = `trigger`: true for a Changed message on an unknown topic (something
+//!   happened), false for known diagnostics (a CPU reading is not an occurrence).
 //! - Unknown topics become kind `other` and are logged once per camera and topic at info.
 //!
 //! Event fields: `source` holds the Source items followed by the Key items; `data` the Data
@@ -185,7 +186,10 @@ impl Normaliser {
             Some(Operation::Initialized | Operation::Deleted)
         );
         let Some(value) = c.active else {
-            return Some(self.event(n, c.kind, true, news, now));
+            // A value with no state: news when nobody knows the topic, never for known
+            // diagnostics (a CPU reading is not an occurrence).
+            let trigger = news && c.origin == Origin::Unknown;
+            return Some(self.event(n, c.kind, trigger, trigger, now));
         };
         let value = value && n.operation != Some(Operation::Deleted);
         let clear_after = self.clear_after(c.kind, c.timing);
