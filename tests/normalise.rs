@@ -53,517 +53,153 @@ const AXIS_OA: &str = "tnsaxis:CameraApplicationPlatform/ObjectAnalytics/Device1
 const AJAX_OBJECT: &str = "tns1:RuleEngine/ObjectDetection/Object";
 const AJAX_ELEMENT: &str = "tns1:RuleEngine/tnsajax:ObjectDetector/Detection";
 const DIGITAL_INPUT: &str = "tns1:Device/Trigger/DigitalInput";
+const USER_RULE_OTHER: &str = "[[cameras.rules]]\ntopic = \"tns1:IVA/*\"\nkind = \"other\"";
 const I8116: Option<&str> = Some("AXIS I8116-E Network Video Intercom");
 
+#[rustfmt::skip]
 const CASES: &[Case] = &[
     // Reolink Video Doorbell: the press (JimStar/reolink_cctv#49), 2024 fw echoing headers.
-    case!(
-        "reolink/doorbell_visitor.xml",
-        None,
-        "",
-        [(
-            Ring,
-            true,
-            true,
-            VISITOR,
-            &[("Source", "000"), ("State", "true")]
-        ),]
-    ),
+    case!("reolink/doorbell_visitor.xml", None, "", [
+        (Ring, true, true, VISITOR, &[("Source", "000"), ("State", "true")]),
+    ]),
     // Several messages in one response, all processed (cam2mqtt commit 5e39206).
-    case!(
-        "reolink/multi_message.xml",
-        None,
-        "",
-        [
-            (
-                Person,
-                true,
-                true,
-                "tns1:RuleEngine/MyRuleDetector/PeopleDetect",
-                &[("Source", "VideoSourceToken")]
-            ),
-            (
-                Motion,
-                true,
-                true,
-                CELL_MOTION,
-                &[("Rule", "000"), ("IsMotion", "true")]
-            ),
-            (Ring, true, true, VISITOR, &[("State", "true")]),
-        ]
-    ),
+    case!("reolink/multi_message.xml", None, "", [
+        (Person, true, true, "tns1:RuleEngine/MyRuleDetector/PeopleDetect", &[("Source", "VideoSourceToken")]),
+        (Motion, true, true, CELL_MOTION, &[("Rule", "000"), ("IsMotion", "true")]),
+        (Ring, true, true, VISITOR, &[("State", "true")]),
+    ]),
     // Package seen Initialized true: state, not news (onvif-parsers tests/test_reolink.py).
-    case!(
-        "reolink/package_initialized.xml",
-        None,
-        "",
-        [
-            (
-                Package,
-                true,
-                false,
-                "tns1:RuleEngine/MyRuleDetector/Package",
-                &[("State", "true")]
-            ),
-            (Ring, false, false, VISITOR, &[]),
-            (
-                Person,
-                false,
-                false,
-                "tns1:RuleEngine/MyRuleDetector/PeopleDetect",
-                &[]
-            ),
-        ]
-    ),
+    case!("reolink/package_initialized.xml", None, "", [
+        (Package, true, false, "tns1:RuleEngine/MyRuleDetector/Package", &[("State", "true")]),
+        (Ring, false, false, VISITOR, &[]),
+        (Person, false, false, "tns1:RuleEngine/MyRuleDetector/PeopleDetect", &[]),
+    ]),
     // Tapo: classified by the Is<Class> item, whatever the sub-tree.
-    case!(
-        "tapo/people.xml",
-        None,
-        "",
-        [(
-            Person,
-            true,
-            true,
-            "tns1:RuleEngine/PeopleDetector/People",
-            &[("Rule", "MyPeopleDetectorRule"), ("IsPeople", "true")]
-        ),]
-    ),
-    case!(
-        "tapo/vehicle_pet.xml",
-        None,
-        "",
-        [
-            (
-                Vehicle,
-                true,
-                true,
-                "tns1:RuleEngine/TPSmartEventDetector/TPSmartEvent",
-                &[("IsVehicle", "true")]
-            ),
-            (
-                Animal,
-                true,
-                true,
-                "tns1:RuleEngine/CellMotionDetector/TpSmartEvent",
-                &[("IsPet", "true")]
-            ),
-        ]
-    ),
+    case!("tapo/people.xml", None, "", [
+        (Person, true, true, "tns1:RuleEngine/PeopleDetector/People", &[("Rule", "MyPeopleDetectorRule"), ("IsPeople", "true")]),
+    ]),
+    case!("tapo/vehicle_pet.xml", None, "", [
+        (Vehicle, true, true, "tns1:RuleEngine/TPSmartEventDetector/TPSmartEvent", &[("IsVehicle", "true")]),
+        (Animal, true, true, "tns1:RuleEngine/CellMotionDetector/TpSmartEvent", &[("IsPet", "true")]),
+    ]),
     // C250 LineCross Initialized true (home-assistant/core#127991).
-    case!(
-        "tapo/linecross_initialized.xml",
-        None,
-        "",
-        [
-            (
-                LineCrossing,
-                true,
-                false,
-                "tns1:RuleEngine/CellMotionDetector/LineCross",
-                &[("IsLineCross", "true")]
-            ),
-            (
-                Tamper,
-                false,
-                false,
-                "tns1:RuleEngine/CellMotionDetector/Tamper",
-                &[]
-            ),
-        ]
-    ),
+    case!("tapo/linecross_initialized.xml", None, "", [
+        (LineCrossing, true, false, "tns1:RuleEngine/CellMotionDetector/LineCross", &[("IsLineCross", "true")]),
+        (Tamper, false, false, "tns1:RuleEngine/CellMotionDetector/Tamper", &[]),
+    ]),
     // Hikvision: two motion topics, two states.
-    case!(
-        "hikvision/motion.xml",
-        None,
-        "",
-        [
-            (
-                Motion,
-                true,
-                true,
-                MOTION_ALARM,
-                &[("Source", "VideoSource_1")]
-            ),
-            (
-                Motion,
-                true,
-                true,
-                CELL_MOTION,
-                &[("Rule", "MyMotionDetectorRule")]
-            ),
-        ]
-    ),
-    case!(
-        "hikvision/alarmin.xml",
-        None,
-        "",
-        [(
-            Input,
-            true,
-            true,
-            "tns1:Device/Trigger/tnshik:AlarmIn",
-            &[("AlarmInToken", "AlarmIn_1")]
-        ),]
-    ),
+    case!("hikvision/motion.xml", None, "", [
+        (Motion, true, true, MOTION_ALARM, &[("Source", "VideoSource_1")]),
+        (Motion, true, true, CELL_MOTION, &[("Rule", "MyMotionDetectorRule")]),
+    ]),
+    case!("hikvision/alarmin.xml", None, "", [
+        (Input, true, true, "tns1:Device/Trigger/tnshik:AlarmIn", &[("AlarmInToken", "AlarmIn_1")]),
+    ]),
     // The same wired input configured as the bell.
-    case!(
-        "hikvision/alarmin.xml",
-        None,
-        "ring_input = \"AlarmIn_1\"",
-        [(
-            Ring,
-            true,
-            true,
-            "tns1:Device/Trigger/tnshik:AlarmIn",
-            &[("AlarmInToken", "AlarmIn_1")]
-        ),]
-    ),
+    case!("hikvision/alarmin.xml", None, "ring_input = \"AlarmIn_1\"", [
+        (Ring, true, true, "tns1:Device/Trigger/tnshik:AlarmIn", &[("AlarmInToken", "AlarmIn_1")]),
+    ]),
     // DS-HD1 line crossing: ObjectId only, a pulse (home-assistant/core#36111).
-    case!(
-        "hikvision/linedetector.xml",
-        None,
-        "",
-        [(
-            LineCrossing,
-            true,
-            true,
-            LINE,
-            &[("ObjectId", "3"), ("Rule", "MyLineDetector1")]
-        ),]
-    ),
+    case!("hikvision/linedetector.xml", None, "", [
+        (LineCrossing, true, true, LINE, &[("ObjectId", "3"), ("Rule", "MyLineDetector1")]),
+    ]),
     // Diagnostics, including the 0000-00-00 time: known, kind other, never a trigger.
-    case!(
-        "hikvision/diagnostics_zero_time.xml",
-        None,
-        "",
-        [
-            (
-                Other,
-                false,
-                false,
-                "tns1:Monitoring/OperatingTime/LastReboot",
-                &[("Status", "0000-00-00T00:00:00Z")]
-            ),
-            (
-                Other,
-                false,
-                false,
-                "tns1:Monitoring/ProcessorUsage",
-                &[("Token", "Processor_Usage"), ("Value", "37")]
-            ),
-            (
-                Other,
-                true,
-                true,
-                "tns1:VideoSource/ImageTooDark/ImagingService",
-                &[("State", "true")]
-            ),
-        ]
-    ),
+    case!("hikvision/diagnostics_zero_time.xml", None, "", [
+        (Other, false, false, "tns1:Monitoring/OperatingTime/LastReboot", &[("Status", "0000-00-00T00:00:00Z")]),
+        (Other, false, false, "tns1:Monitoring/ProcessorUsage", &[("Token", "Processor_Usage"), ("Value", "37")]),
+        (Other, true, true, "tns1:VideoSource/ImageTooDark/ImagingService", &[("State", "true")]),
+    ]),
     // Axis I8116-E: port 0 is the call button (HA axis DOORBELL_CONFIG); port 1 an input.
-    case!(
-        "axis/io_port_i8116.xml",
-        I8116,
-        "",
-        [
-            (
-                Ring,
-                true,
-                true,
-                AXIS_PORT,
-                &[("port", "0"), ("state", "1")]
-            ),
-            (Input, true, true, AXIS_PORT, &[("port", "1")]),
-        ]
-    ),
+    case!("axis/io_port_i8116.xml", I8116, "", [
+        (Ring, true, true, AXIS_PORT, &[("port", "0"), ("state", "1")]),
+        (Input, true, true, AXIS_PORT, &[("port", "1")]),
+    ]),
     // Before the model is known (or on another model) both are inputs.
-    case!(
-        "axis/io_port_i8116.xml",
-        Some("AXIS P3245-LV"),
-        "",
-        [
-            (Input, true, true, AXIS_PORT, &[("port", "0")]),
-            (Input, true, true, AXIS_PORT, &[("port", "1")]),
-        ]
-    ),
-    case!(
-        "axis/vmd4.xml",
-        None,
-        "",
-        [(
-            Motion,
-            true,
-            true,
-            "tnsaxis:CameraApplicationPlatform/VMD/Camera1ProfileANY",
-            &[("active", "1")]
-        ),]
-    ),
-    case!(
-        "axis/object_analytics.xml",
-        None,
-        "",
-        [
-            (
-                Person,
-                true,
-                true,
-                AXIS_OA,
-                &[("classTypes", "human"), ("objectId", "42")]
-            ),
-            (Vehicle, false, false, AXIS_OA, &[]),
-            (Animal, false, false, AXIS_OA, &[]),
-        ]
-    ),
+    case!("axis/io_port_i8116.xml", Some("AXIS P3245-LV"), "", [
+        (Input, true, true, AXIS_PORT, &[("port", "0")]),
+        (Input, true, true, AXIS_PORT, &[("port", "1")]),
+    ]),
+    case!("axis/vmd4.xml", None, "", [
+        (Motion, true, true, "tnsaxis:CameraApplicationPlatform/VMD/Camera1ProfileANY", &[("active", "1")]),
+    ]),
+    case!("axis/object_analytics.xml", None, "", [
+        (Person, true, true, AXIS_OA, &[("classTypes", "human"), ("objectId", "42")]),
+        (Vehicle, false, false, AXIS_OA, &[]),
+        (Animal, false, false, AXIS_OA, &[]),
+    ]),
     // Mobotix T26: the bell is a value (koush/scrypted onvif-api.ts).
-    case!(
-        "mobotix/bell.xml",
-        None,
-        "",
-        [(
-            Ring,
-            true,
-            true,
-            "tns1:VideoSource/Alarm",
-            &[("State", "CameraBellButton")]
-        ),]
-    ),
+    case!("mobotix/bell.xml", None, "", [
+        (Ring, true, true, "tns1:VideoSource/Alarm", &[("State", "CameraBellButton")]),
+    ]),
     // Ajax: ring, class lists, ElementItems (prefix declared on the envelope only).
-    case!(
-        "ajax/ring.xml",
-        None,
-        "",
-        [(
-            Ring,
-            true,
-            true,
-            "tns1:RuleEngine/RingDetector/Detection",
-            &[("VideoSourceToken", "9c756e1c82d0-0")]
-        ),]
-    ),
-    case!(
-        "ajax/object_classes.xml",
-        None,
-        "",
-        [
-            (
-                Person,
-                true,
-                true,
-                AJAX_OBJECT,
-                &[("ClassTypes", "Human Animal")]
-            ),
-            (Animal, true, true, AJAX_OBJECT, &[]),
-            (Vehicle, false, false, AJAX_OBJECT, &[]),
-        ]
-    ),
-    case!(
-        "ajax/element_items.xml",
-        None,
-        "",
-        [
-            (
-                Person,
-                true,
-                true,
-                AJAX_ELEMENT,
-                &[("Rule", "9c756e1c82d0-0-dk2t3b")]
-            ),
-            (Animal, false, false, AJAX_ELEMENT, &[]),
-            (Vehicle, false, false, AJAX_ELEMENT, &[]),
-            (
-                LineCrossing,
-                true,
-                true,
-                "tns1:RuleEngine/tnsajax:LineDetector/Crossing",
-                &[("Rule", "9c756e1c82d0-0-dk2t3c")]
-            ),
-        ]
-    ),
+    case!("ajax/ring.xml", None, "", [
+        (Ring, true, true, "tns1:RuleEngine/RingDetector/Detection", &[("VideoSourceToken", "9c756e1c82d0-0")]),
+    ]),
+    case!("ajax/object_classes.xml", None, "", [
+        (Person, true, true, AJAX_OBJECT, &[("ClassTypes", "Human Animal")]),
+        (Animal, true, true, AJAX_OBJECT, &[]),
+        (Vehicle, false, false, AJAX_OBJECT, &[]),
+    ]),
+    case!("ajax/element_items.xml", None, "", [
+        (Person, true, true, AJAX_ELEMENT, &[("Rule", "9c756e1c82d0-0-dk2t3b")]),
+        (Animal, false, false, AJAX_ELEMENT, &[]),
+        (Vehicle, false, false, AJAX_ELEMENT, &[]),
+        (LineCrossing, true, true, "tns1:RuleEngine/tnsajax:LineDetector/Crossing", &[("Rule", "9c756e1c82d0-0-dk2t3c")]),
+    ]),
     // Hanwha: SimpleItemDescription inside Key, unset clock with milliseconds.
-    case!(
-        "hanwha/motion_tamper.xml",
-        None,
-        "",
-        [
-            (
-                Motion,
-                true,
-                true,
-                "tns1:VideoAnalytics/tnssamsung:MotionDetection",
-                &[("ROIID", "1"), ("State", "true")]
-            ),
-            (
-                Tamper,
-                false,
-                false,
-                "tns1:VideoAnalytics/tnssamsung:Tampering",
-                &[]
-            ),
-        ]
-    ),
-    case!(
-        "hanwha/call_request.xml",
-        None,
-        "",
-        [(
-            Ring,
-            true,
-            true,
-            "tns1:Device/Trigger/CallRequest",
-            &[("SourceToken", "CallRequest-1")]
-        ),]
-    ),
-    case!(
-        "hanwha/digital_input.xml",
-        None,
-        "",
-        [(
-            Input,
-            true,
-            true,
-            DIGITAL_INPUT,
-            &[("InputToken", "DI-1"), ("LogicalState", "true")]
-        ),]
-    ),
+    case!("hanwha/motion_tamper.xml", None, "", [
+        (Motion, true, true, "tns1:VideoAnalytics/tnssamsung:MotionDetection", &[("ROIID", "1"), ("State", "true")]),
+        (Tamper, false, false, "tns1:VideoAnalytics/tnssamsung:Tampering", &[]),
+    ]),
+    case!("hanwha/call_request.xml", None, "", [
+        (Ring, true, true, "tns1:Device/Trigger/CallRequest", &[("SourceToken", "CallRequest-1")]),
+    ]),
+    case!("hanwha/digital_input.xml", None, "", [
+        (Input, true, true, DIGITAL_INPUT, &[("InputToken", "DI-1"), ("LogicalState", "true")]),
+    ]),
     // Uniview person (never cleared by the device: auto-clear, tested elsewhere).
-    case!(
-        "uniview/human_shape.xml",
-        None,
-        "",
-        [(
-            Person,
-            true,
-            true,
-            "tns1:UserAlarm/IVA/HumanShapeDetect",
-            &[("VideoSourceConfigurationToken", "video_source_config1")]
-        ),]
-    ),
+    case!("uniview/human_shape.xml", None, "", [
+        (Person, true, true, "tns1:UserAlarm/IVA/HumanShapeDetect", &[("VideoSourceConfigurationToken", "video_source_config1")]),
+    ]),
     // HA's fixture from home-assistant/core#35916: ObjectId=0 sent as Initialized.
-    case!(
-        "uniview/line_initialized.xml",
-        None,
-        "",
-        [(LineCrossing, false, false, LINE, &[("ObjectId", "0")]),]
-    ),
+    case!("uniview/line_initialized.xml", None, "", [
+        (LineCrossing, false, false, LINE, &[("ObjectId", "0")]),
+    ]),
     // Imou: two roots glued together (home-assistant/core#140575).
-    case!(
-        "imou/malformed_input.xml",
-        None,
-        "",
-        [
-            (
-                Input,
-                false,
-                false,
-                DIGITAL_INPUT,
-                &[("InputToken", "00000")]
-            ),
-            (
-                Tamper,
-                false,
-                false,
-                "tns1:VideoSource/GlobalSceneChange/ImagingService",
-                &[("Source", "VideoSource000")]
-            ),
-        ]
-    ),
+    case!("imou/malformed_input.xml", None, "", [
+        (Input, false, false, DIGITAL_INPUT, &[("InputToken", "00000")]),
+        (Tamper, false, false, "tns1:VideoSource/GlobalSceneChange/ImagingService", &[("Source", "VideoSource000")]),
+    ]),
     // SV3C: VideoSoure.
-    case!(
-        "sv3c/videosoure.xml",
-        None,
-        "",
-        [(Motion, true, true, MOTION_ALARM, &[("State", "true")]),]
-    ),
+    case!("sv3c/videosoure.xml", None, "", [
+        (Motion, true, true, MOTION_ALARM, &[("State", "true")]),
+    ]),
     // Bosch IVA: user rule name as the last segment (home-assistant/core#166418).
-    case!(
-        "bosch/iva_entering_field.xml",
-        None,
-        "",
-        [(
-            Intrusion,
-            true,
-            true,
-            "tns1:IVA/EnteringField/Eindringen_in_Feld_1",
-            &[("Source", "1")]
-        ),]
-    ),
+    case!("bosch/iva_entering_field.xml", None, "", [
+        (Intrusion, true, true, "tns1:IVA/EnteringField/Eindringen_in_Feld_1", &[("Source", "1")]),
+    ]),
     // ... and a user rule that wants it as plain "other".
-    case!(
-        "bosch/iva_entering_field.xml",
-        None,
-        "[[cameras.rules]]\ntopic = \"tns1:IVA/*\"\nkind = \"other\"",
-        [(
-            Other,
-            true,
-            true,
-            "tns1:IVA/EnteringField/Eindringen_in_Feld_1",
-            &[("State", "true")]
-        ),]
-    ),
-    case!(
-        "foscam/motion.xml",
-        None,
-        "",
-        [(
-            Motion,
-            true,
-            true,
-            "tns1:Device/Trigger/MotionDetector",
-            &[("State", "true")]
-        ),]
-    ),
+    case!("bosch/iva_entering_field.xml", None, USER_RULE_OTHER, [
+        (Other, true, true, "tns1:IVA/EnteringField/Eindringen_in_Feld_1", &[("State", "true")]),
+    ]),
+    case!("foscam/motion.xml", None, "", [
+        (Motion, true, true, "tns1:Device/Trigger/MotionDetector", &[("State", "true")]),
+    ]),
     // 2N intercom: input, relay, motion; no press on ONVIF (koush/scrypted#1655).
-    case!(
-        "2n/input_relay_motion.xml",
-        None,
-        "",
-        [
-            (Input, true, true, DIGITAL_INPUT, &[("InputToken", "1")]),
-            (
-                Relay,
-                true,
-                true,
-                "tns1:Device/Trigger/Relay",
-                &[("RelayLogicalState", "active")]
-            ),
-            (
-                Motion,
-                false,
-                false,
-                MOTION_ALARM,
-                &[("Source", "VideoSource0")]
-            ),
-        ]
-    ),
+    case!("2n/input_relay_motion.xml", None, "", [
+        (Input, true, true, DIGITAL_INPUT, &[("InputToken", "1")]),
+        (Relay, true, true, "tns1:Device/Trigger/Relay", &[("RelayLogicalState", "active")]),
+        (Motion, false, false, MOTION_ALARM, &[("Source", "VideoSource0")]),
+    ]),
     // Unknown namespace declared on the Topic itself; default namespace; whitespace; `//.`.
-    case!(
-        "generic/unknown_topic.xml",
-        None,
-        "",
-        [
-            (
-                Other,
-                true,
-                true,
-                "tnsacme:Doorbell/Chime",
-                &[("Button", "front"), ("Pressed", "true")]
-            ),
-            (
-                Motion,
-                true,
-                true,
-                CELL_MOTION,
-                &[("VideoSource", "V_SRC_000"), ("State", "true")]
-            ),
-        ]
-    ),
+    case!("generic/unknown_topic.xml", None, "", [
+        (Other, true, true, "tnsacme:Doorbell/Chime", &[("Button", "front"), ("Pressed", "true")]),
+        (Motion, true, true, CELL_MOTION, &[("VideoSource", "V_SRC_000"), ("State", "true")]),
+    ]),
     // tt:Message without the wsnt:Message wrapper, odd prefixes, Simple dialect.
-    case!(
-        "generic/bare_message.xml",
-        None,
-        "",
-        [(Motion, true, true, MOTION_ALARM, &[("State", "TRUE")]),]
-    ),
+    case!("generic/bare_message.xml", None, "", [
+        (Motion, true, true, MOTION_ALARM, &[("State", "TRUE")]),
+    ]),
 ];
 
 fn normaliser(extra: &str, model: Option<&str>) -> Normaliser {
