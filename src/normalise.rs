@@ -37,7 +37,7 @@
 mod classify;
 mod element;
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -85,8 +85,8 @@ pub struct Normaliser {
     model: Option<String>,
     rules: Vec<UserRule>,
     ring_input: Option<String>,
-    hold: std::collections::BTreeMap<Kind, Duration>,
-    auto_clear: std::collections::BTreeMap<Kind, Duration>,
+    hold: BTreeMap<Kind, Duration>,
+    auto_clear: BTreeMap<Kind, Duration>,
     slots: HashMap<SlotId, Slot>,
     logged: HashSet<String>,
     unknown: u64,

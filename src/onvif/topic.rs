@@ -143,8 +143,13 @@ pub fn canonical<'r>(text: &str, resolve: impl Fn(Option<&str>) -> Option<&'r st
         };
         out.push(Segment { prefix, local });
     }
+    render(&out)
+}
+
+/// `prefix:local/local/...`.
+fn render(segments: &[Segment<'_>]) -> String {
     let mut text = String::new();
-    for (i, s) in out.iter().enumerate() {
+    for (i, s) in segments.iter().enumerate() {
         if i > 0 {
             text.push('/');
         }
