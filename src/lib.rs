@@ -17,6 +17,8 @@
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`onvif`]: our thin SOAP client (WS-Security, Digest, PullPoint) and notification parsing.
+//! - [`normalise`]: notifications -> events (Initialized vs Changed, holds, auto-clear), using
+//!   the data table in [`rules`].
 //! - [`sim`]: a simulated ONVIF doorbell (real SOAP over HTTP) for tests and `demo`.
 //! - [`secret`], [`units`]: small building blocks.
 
@@ -30,8 +32,10 @@ pub mod commands;
 pub mod config;
 pub mod event;
 pub mod logging;
+pub mod normalise;
 pub mod onvif;
 pub mod retention;
+pub mod rules;
 pub mod secret;
 pub mod units;
 pub mod wsdiscovery;

@@ -5,6 +5,7 @@
 //! (Axis routes by them) and lose event data.
 
 pub mod notification;
+pub mod topic;
 pub mod xml;
 
 pub use notification::Notification;

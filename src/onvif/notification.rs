@@ -1,7 +1,7 @@
 //! A parsed ONVIF `NotificationMessage`: what the camera sent, before any interpretation.
 //!
-//! `parse_messages` / `notifications_in` (filled in by the event-normalisation work) turn a
-//! PullMessagesResponse into these; `normalise` turns them into [`crate::event::Event`]s.
+//! [`super::xml::parse_messages`] / [`super::xml::notifications_in`] turn a PullMessagesResponse
+//! into these; [`crate::normalise`] turns them into [`crate::event::Event`]s.
 
 use crate::event::{Items, Operation};
 

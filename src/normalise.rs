@@ -1,0 +1,311 @@
+//! Notification -> [`Event`]s: rules, Initialized vs Changed, hold and auto-clear timers.
+//!
+//! [`Normaliser`] is pure and time-injected: the camera task calls [`Normaliser::handle`] for
+//! each message, sleeps until [`Normaliser::next_deadline`] in its `select!` and then calls
+//! [`Normaliser::expire`] (mini-redis `db.rs` style). No clock is read here.
+//!
+//! # Rules of the state machine
+//!
+//! - State is tracked per (kind, canonical topic, Source items): two inputs, two cameras'
+//!   channels or a person and an animal from one message never mask each other. Within that,
+//!   each distinct `tt:Key` (e.g. an `ObjectId`) is tracked, and the state is active while any
+//!   key is active.
+//! - `active` is the state after the message. `trigger` is true only when the state goes from
+//!   inactive to active on a Changed message (or one without PropertyOperation).
+//! - **Initialized** messages set the state but never trigger: a ring never fires from one,
+//!   even with State=true (Reolink Package and Tapo LineCross are sent Initialized true).
+//!   **Deleted** clears the key without a trigger.
+//! - **A repeated `true` while already active is not a second press**: no event, no trigger;
+//!   it only pushes a pending hold or auto-clear deadline further out.
+//! - An event is returned when the state was unknown, changed, or triggered; repeats of a known
+//!   state return nothing.
+//! - **Pulses** (kinds the device never clears: line crossing `ObjectId`, the Mobotix bell)
+//!   reset after the kind's hold: camera `hold.<kind>`, else [`HOLD_RING`],
+//!   [`HOLD_LINE_CROSSING`] or [`HOLD_DEFAULT`]. A `false` ends a pulse early.
+//! - **Auto-clear**: a state stays on at most camera `auto_clear.<kind>`, else the rule's
+//!   built-in default (Uniview person), else for rings [`RING_AUTO_CLEAR`] (a lost falling
+//!   edge must not swallow the next press), else forever.
+//! - Expiry returns a falling edge (`active` false, `trigger` false, no camera time, no data).
+//! - Values with no state (counters, timestamps on `other` topics) are passed on every time,
+//!   with `active` = `trigger`: true for a Changed message on an unknown topic (something
+//!   happened), false for known diagnostics (a CPU reading is not an occurrence).
+//! - Unknown topics become kind `other` and are logged once per camera and topic at info.
+//!
+//! Event fields: `source` holds the Source items followed by the Key items; `data` the Data
+//! SimpleItems followed by ElementItems (raw XML).
+
+mod classify;
+mod element;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+pub use classify::{Classified, Origin, classify, glob, kinds_for_topic, parse_bool};
+
+use crate::config::{CameraConfig, UserRule};
+use crate::event::{CameraId, Event, Items, Kind, Operation};
+use crate::onvif::Notification;
+use crate::rules::Timing;
+
+/// How long a ring pulse (Mobotix bell) stays active; also debounces a bell that repeats
+/// while held. Reolink's battery doorbell pulse is 4-5 s (QuantumEntangledAndy/neolink#418).
+pub const HOLD_RING: Duration = Duration::from_secs(5);
+/// How long a line crossing stays active.
+pub const HOLD_LINE_CROSSING: Duration = Duration::from_secs(5);
+/// How long other pulses stay active.
+pub const HOLD_DEFAULT: Duration = Duration::from_secs(10);
+/// Longest a ring state stays active without a falling edge.
+pub const RING_AUTO_CLEAR: Duration = Duration::from_secs(30);
+/// Most states tracked per camera; beyond it inactive states are forgotten first.
+pub const MAX_STATES: usize = 1024;
+/// Most active keys per state (objects inside a field).
+pub const MAX_KEYS: usize = 64;
+/// Most distinct unknown topics remembered for the once-per-topic log.
+pub const MAX_LOGGED_TOPICS: usize = 1024;
+
+/// The state of one (kind, topic, source).
+#[derive(Debug)]
+struct Slot {
+    /// Active keys (joined Key items; empty string for none).
+    active: BTreeSet<String>,
+    /// When it clears by itself.
+    deadline: Option<Instant>,
+    /// For the falling edge made at expiry.
+    source: Items,
+}
+
+type SlotId = (Kind, String, String);
+
+/// Turns one camera's notifications into events; see the module docs for the rules.
+#[derive(Debug)]
+pub struct Normaliser {
+    camera: CameraId,
+    model: Option<String>,
+    rules: Vec<UserRule>,
+    ring_input: Option<String>,
+    hold: BTreeMap<Kind, Duration>,
+    auto_clear: BTreeMap<Kind, Duration>,
+    slots: HashMap<SlotId, Slot>,
+    logged: HashSet<String>,
+    unknown: u64,
+}
+
+impl Normaliser {
+    /// A normaliser for `camera` (its user rules, ring input, holds and auto-clears).
+    pub fn new(camera: &CameraConfig) -> Self {
+        Self {
+            camera: camera.id.clone(),
+            model: None,
+            rules: camera.rules.clone(),
+            ring_input: camera.ring_input.clone(),
+            hold: camera.hold.clone(),
+            auto_clear: camera.auto_clear.clone(),
+            slots: HashMap::new(),
+            logged: HashSet::new(),
+            unknown: 0,
+        }
+    }
+
+    /// Sets the device model from GetDeviceInformation (model-specific rules use it).
+    pub fn set_model(&mut self, model: Option<&str>) {
+        self.model = model.map(str::to_owned);
+    }
+
+    /// How many messages had a topic no rule knows.
+    pub fn unknown_count(&self) -> u64 {
+        self.unknown
+    }
+
+    /// The events one notification makes, received at `now` (our clock) / `at` (monotonic).
+    pub fn handle(&mut self, n: &Notification, now: jiff::Timestamp, at: Instant) -> Vec<Event> {
+        let results = classify(
+            n,
+            self.model.as_deref(),
+            &self.rules,
+            self.ring_input.as_deref(),
+        );
+        let mut events = Vec::new();
+        for c in results {
+            if c.origin == Origin::Unknown {
+                self.log_unknown(n);
+            }
+            if let Some(e) = self.apply(n, c, now, at) {
+                events.push(e);
+            }
+        }
+        events
+    }
+
+    /// The earliest moment a hold or auto-clear expires.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.slots.values().filter_map(|s| s.deadline).min()
+    }
+
+    /// Falling edges (`trigger` false) for every hold or auto-clear expired at `at`.
+    pub fn expire(&mut self, now: jiff::Timestamp, at: Instant) -> Vec<Event> {
+        let mut events = Vec::new();
+        for ((kind, topic, _), slot) in &mut self.slots {
+            if slot.deadline.is_some_and(|d| d <= at) {
+                slot.deadline = None;
+                slot.active.clear();
+                events.push(Event {
+                    camera: self.camera.clone(),
+                    kind: *kind,
+                    active: false,
+                    trigger: false,
+                    time: now,
+                    camera_time: None,
+                    topic: topic.clone(),
+                    source: slot.source.clone(),
+                    data: Items::default(),
+                    operation: None,
+                });
+            }
+        }
+        events.sort_by(|a, b| (a.kind, &a.topic).cmp(&(b.kind, &b.topic)));
+        events
+    }
+
+    /// Forgets all state (after a resubscribe or going offline); the camera will send its
+    /// Initialized state again.
+    pub fn reset(&mut self) {
+        self.slots.clear();
+    }
+
+    fn apply(
+        &mut self,
+        n: &Notification,
+        c: Classified,
+        now: jiff::Timestamp,
+        at: Instant,
+    ) -> Option<Event> {
+        let news = !matches!(
+            n.operation,
+            Some(Operation::Initialized | Operation::Deleted)
+        );
+        let Some(value) = c.active else {
+            // A value with no state: news when nobody knows the topic, never for known
+            // diagnostics (a CPU reading is not an occurrence).
+            let trigger = news && c.origin == Origin::Unknown;
+            return Some(self.event(n, c.kind, trigger, trigger, now));
+        };
+        let value = value && n.operation != Some(Operation::Deleted);
+        let clear_after = self.clear_after(c.kind, c.timing);
+        let id: SlotId = (c.kind, n.topic.clone(), join(&n.source));
+        let known = self.slots.contains_key(&id);
+        if !known {
+            self.make_room();
+        }
+        let slot = self.slots.entry(id).or_insert_with(|| Slot {
+            active: BTreeSet::new(),
+            deadline: None,
+            source: n.source.clone(),
+        });
+        let was_active = !slot.active.is_empty();
+        let key = join(&n.key);
+        if value {
+            if slot.active.len() >= MAX_KEYS && !slot.active.contains(&key) {
+                slot.active.clear();
+            }
+            slot.active.insert(key);
+            slot.deadline = clear_after.map(|d| at + d);
+        } else {
+            slot.active.remove(&key);
+            if slot.active.is_empty() {
+                slot.deadline = None;
+            }
+        }
+        let is_active = !slot.active.is_empty();
+        let trigger = news && is_active && !was_active;
+        (!known || trigger || was_active != is_active)
+            .then(|| self.event(n, c.kind, is_active, trigger, now))
+    }
+
+    fn event(
+        &self,
+        n: &Notification,
+        kind: Kind,
+        active: bool,
+        trigger: bool,
+        now: jiff::Timestamp,
+    ) -> Event {
+        let mut source = n.source.clone();
+        source.0.extend(n.key.0.iter().cloned());
+        let mut data = n.data.clone();
+        data.0.extend(n.elements.0.iter().cloned());
+        Event {
+            camera: self.camera.clone(),
+            kind,
+            active,
+            trigger,
+            time: now,
+            camera_time: n.utc_time.clone(),
+            topic: n.topic.clone(),
+            source,
+            data,
+            operation: n.operation,
+        }
+    }
+
+    /// How long a state of `kind` with `timing` may stay active without a falling edge.
+    fn clear_after(&self, kind: Kind, timing: Timing) -> Option<Duration> {
+        match timing {
+            Timing::Pulse => Some(self.hold.get(&kind).copied().unwrap_or(match kind {
+                Kind::Ring => HOLD_RING,
+                Kind::LineCrossing => HOLD_LINE_CROSSING,
+                _ => HOLD_DEFAULT,
+            })),
+            Timing::State | Timing::AutoClear(_) => {
+                let built_in = match timing {
+                    Timing::AutoClear(d) => Some(d),
+                    _ => (kind == Kind::Ring).then_some(RING_AUTO_CLEAR),
+                };
+                self.auto_clear.get(&kind).copied().or(built_in)
+            }
+        }
+    }
+
+    /// Keeps the number of slots bounded: forgets inactive ones, then (a camera inventing
+    /// sources) everything.
+    fn make_room(&mut self) {
+        if self.slots.len() < MAX_STATES {
+            return;
+        }
+        self.slots.retain(|_, s| !s.active.is_empty());
+        if self.slots.len() >= MAX_STATES {
+            self.slots.clear();
+        }
+    }
+
+    fn log_unknown(&mut self, n: &Notification) {
+        self.unknown += 1;
+        if self.logged.len() >= MAX_LOGGED_TOPICS || !self.logged.insert(n.topic.clone()) {
+            return;
+        }
+        tracing::info!(
+            camera = %self.camera,
+            topic = %n.topic,
+            raw_topic = %n.raw_topic,
+            source = %join(&n.source),
+            key = %join(&n.key),
+            data = %join(&n.data),
+            "unknown event topic, published as kind other; add a [[cameras.rules]] entry to map it"
+        );
+    }
+}
+
+/// `name=value` pairs joined with `, `: a stable identity and a readable log field.
+fn join(items: &Items) -> String {
+    let mut out = String::new();
+    for (i, (name, value)) in items.0.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
+}
