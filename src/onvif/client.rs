@@ -1,0 +1,459 @@
+//! [`Client`]: one camera's HTTP connection pool, credentials, clock offset and SOAP calls.
+//!
+//! Authentication, in the order cameras need it: every SOAP call but GetSystemDateAndTime
+//! carries a WS-UsernameToken whose `Created` is shifted by the camera's clock offset; when a
+//! camera answers HTTP 401 we answer its Digest (or Basic) challenge and remember it; when a
+//! camera says NotAuthorized we re-measure its clock and try once more.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use jiff::{SignedDuration, Timestamp};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::auth::{HttpAuth, Learned};
+use super::error::{HINT_HTTP_AUTH, redact, transport_detail};
+use super::soap::{self, Addressing, Envelope};
+use super::wsse::UsernameToken;
+use super::{CONNECT_TIMEOUT, Error, MAX_SOAP_BYTES, REQUEST_TIMEOUT, time};
+use crate::secret::Secret;
+
+/// How long an idle connection to a camera stays in the pool. Cameras close idle connections
+/// early (often after 15-60 s); a short pool lifetime avoids writing into a closed socket.
+const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A camera's ONVIF user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credentials {
+    /// The user name.
+    pub username: String,
+    /// The password; only [`Secret::expose`]d where a digest or header is computed.
+    pub password: Secret,
+}
+
+/// How to talk to a camera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientOptions {
+    /// Accept any TLS certificate (self-signed cameras). Off by default.
+    pub tls_insecure: bool,
+    /// TCP + TLS connect timeout.
+    pub connect_timeout: Duration,
+    /// Whole-request timeout for ordinary SOAP calls.
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            tls_insecure: false,
+            connect_timeout: CONNECT_TIMEOUT,
+            request_timeout: REQUEST_TIMEOUT,
+        }
+    }
+}
+
+/// One camera. Cheap to clone (shared state behind an `Arc`); clones share the connection
+/// pool, the remembered HTTP challenge and the clock offset.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    device_url: Url,
+    credentials: Option<Credentials>,
+    options: ClientOptions,
+    /// Camera clock minus ours; `None` until measured.
+    clock_offset: Mutex<Option<SignedDuration>>,
+    auth: HttpAuth,
+    /// Set once the camera refused a relative termination time (`PT600S`).
+    absolute_times: AtomicBool,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("device_url", &self.inner.device_url.as_str())
+            .field("credentials", &self.inner.credentials)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One SOAP request.
+pub(crate) struct Call<'a> {
+    /// The service or subscription address.
+    pub url: &'a Url,
+    /// The SOAP action URI.
+    pub action: &'a str,
+    /// The body XML (prefixes of [`soap`]'s envelope).
+    pub body: &'a str,
+    /// Whole-request timeout.
+    pub timeout: Duration,
+    /// WS-Addressing `To` and reference parameters, for event calls.
+    pub addressing: Option<(&'a str, &'a [String])>,
+    /// Whether to send WS-Security (all but GetSystemDateAndTime).
+    pub authenticate: bool,
+}
+
+impl Client {
+    /// A client for the camera whose device service is at `device_url`
+    /// (`http://host[:port]/onvif/device_service`). Credentials in the URL are removed from it
+    /// and used when `credentials` is `None`.
+    pub fn new(
+        device_url: Url,
+        credentials: Option<Credentials>,
+        options: ClientOptions,
+    ) -> Result<Client, Error> {
+        super::install_crypto_provider();
+        let mut device_url = device_url;
+        if !matches!(device_url.scheme(), "http" | "https") || device_url.host_str().is_none() {
+            return Err(Error::Malformed {
+                url: redact(&device_url),
+                what: "the device URL must be http:// or https:// with a host".into(),
+            });
+        }
+        let from_url = (!device_url.username().is_empty()).then(|| Credentials {
+            username: device_url.username().to_owned(),
+            password: Secret::new(device_url.password().unwrap_or_default()),
+        });
+        let _ = device_url.set_username("");
+        let _ = device_url.set_password(None);
+        let http = reqwest::Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .tls_danger_accept_invalid_certs(options.tls_insecure)
+            .user_agent(concat!("doorbell-bridge/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Transport {
+                url: device_url.to_string(),
+                detail: transport_detail(e),
+            })?;
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http,
+                device_url,
+                credentials: credentials.or(from_url),
+                options,
+                clock_offset: Mutex::new(None),
+                auth: HttpAuth::default(),
+                absolute_times: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    /// The device service URL, without credentials.
+    pub fn device_url(&self) -> &Url {
+        &self.inner.device_url
+    }
+
+    /// The options this client was built with.
+    pub fn options(&self) -> &ClientOptions {
+        &self.inner.options
+    }
+
+    /// Camera clock minus ours, once measured (see [`Client::sync_clock`]).
+    pub fn clock_offset(&self) -> Option<SignedDuration> {
+        *self
+            .inner
+            .clock_offset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn set_clock_offset(&self, offset: SignedDuration) {
+        *self
+            .inner
+            .clock_offset
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(offset);
+    }
+
+    /// Whether to send absolute termination times (the camera refused relative ones).
+    pub(crate) fn absolute_times(&self) -> &AtomicBool {
+        &self.inner.absolute_times
+    }
+
+    /// Our estimate of the camera's clock now.
+    pub fn camera_now(&self) -> Timestamp {
+        let now = Timestamp::now();
+        let offset = self.clock_offset().unwrap_or_default();
+        now.checked_add(offset).unwrap_or(now)
+    }
+
+    /// Sends one SOAP request and returns the response text (a well-formed envelope with a Body
+    /// and no Fault). Faults become typed errors; a NotAuthorized fault makes us re-measure the
+    /// camera clock and try once more.
+    pub(crate) async fn call(&self, call: Call<'_>) -> Result<String, Error> {
+        let authenticate = call.authenticate && self.inner.credentials.is_some();
+        if authenticate && self.clock_offset().is_none() {
+            self.ensure_clock().await?;
+        }
+        match self.call_once(&call).await {
+            Err(e) if authenticate && e.is_soap_auth() => {
+                tracing::debug!("{e}; measuring the camera clock again and retrying once");
+                let _ = self.sync_clock().await;
+                self.call_once(&call).await
+            }
+            other => other,
+        }
+    }
+
+    /// Measures the clock offset before the first authenticated call. A camera that cannot
+    /// tell its time gets offset zero; only an unreachable camera is an error here.
+    async fn ensure_clock(&self) -> Result<(), Error> {
+        match self.sync_clock().await {
+            Ok(_) => Ok(()),
+            Err(e @ (Error::Transport { .. } | Error::Timeout { .. })) => Err(e),
+            Err(e) => {
+                tracing::debug!("{e}; assuming the camera clock is right");
+                self.set_clock_offset(SignedDuration::ZERO);
+                Ok(())
+            }
+        }
+    }
+
+    /// One attempt, without the clock handling of [`Client::call`].
+    pub(crate) async fn call_once(&self, call: &Call<'_>) -> Result<String, Error> {
+        let url = redact(call.url);
+        let credentials = self
+            .inner
+            .credentials
+            .as_ref()
+            .filter(|_| call.authenticate);
+        let build = || -> Result<String, Error> {
+            let token = match credentials {
+                Some(c) => Some(
+                    UsernameToken::new(
+                        &c.username,
+                        c.password.expose(),
+                        &time::format_time(self.camera_now()),
+                    )
+                    .map_err(|e| Error::Transport {
+                        url: url.clone(),
+                        detail: format!("no random numbers for the WS-Security nonce ({e})"),
+                    })?,
+                ),
+                None => None,
+            };
+            let message_id = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+            let addressing = call
+                .addressing
+                .map(|(to, reference_parameters)| Addressing {
+                    to,
+                    reference_parameters,
+                    message_id: &message_id,
+                });
+            Ok(Envelope {
+                action: call.action,
+                security: token.as_ref(),
+                addressing,
+                body: call.body,
+            }
+            .to_xml())
+        };
+        let content_type = format!(
+            "application/soap+xml; charset=utf-8; action=\"{}\"",
+            call.action
+        );
+        let response = self
+            .send(
+                Method::POST,
+                call.url,
+                Some((&build, &content_type)),
+                call.timeout,
+            )
+            .await?;
+        let status = response.status();
+        let bytes = self
+            .read_capped(response, call.url, MAX_SOAP_BYTES, call.timeout)
+            .await?;
+        classify(
+            &url,
+            call.action,
+            status,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        )
+    }
+
+    /// An authenticated HTTP GET (Digest, Basic or none, as the server asks) of at most
+    /// `max_bytes`, for snapshots. Reading stops as soon as the cap is passed.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let mut url = url.clone();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let response = self.send(Method::GET, &url, None, timeout).await?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::Unauthorized {
+                url: redact(&url),
+                detail: "HTTP 401".into(),
+                hint: HINT_HTTP_AUTH,
+            });
+        }
+        if !status.is_success() {
+            return Err(Error::Http {
+                url: redact(&url),
+                status: status.as_u16(),
+            });
+        }
+        self.read_capped(response, &url, max_bytes, timeout).await
+    }
+
+    /// Sends a request, answering HTTP 401 challenges: once for a new challenge, once more for
+    /// a stale Digest nonce. `body` builds the body afresh for each attempt (new WS-Security
+    /// nonce) with its content type.
+    async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<(&(dyn Fn() -> Result<String, Error> + Sync), &str)>,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, Error> {
+        let mut answered = 0;
+        loop {
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(timeout);
+            if let Some((build, content_type)) = body {
+                request = request.header(CONTENT_TYPE, content_type).body(build()?);
+            }
+            let credentials = self.inner.credentials.as_ref();
+            if let Some(c) = credentials
+                && let Some(value) = self.inner.auth.authorization(url, method.as_str(), c)
+            {
+                request = request.header(AUTHORIZATION, value);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| map_transport(url, timeout, e))?;
+            if response.status() != StatusCode::UNAUTHORIZED || credentials.is_none() {
+                return Ok(response);
+            }
+            match self.inner.auth.learn(url, response.headers()) {
+                Learned::Fresh if answered == 0 => answered += 1,
+                Learned::Stale if answered < 2 => answered += 1,
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// Reads the body in chunks, stopping as soon as it passes `limit`.
+    async fn read_capped(
+        &self,
+        mut response: reqwest::Response,
+        url: &Url,
+        limit: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let too_large = || Error::TooLarge {
+            url: redact(url),
+            limit,
+        };
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| map_transport(url, timeout, e))?
+        {
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+fn map_transport(url: &Url, timeout: Duration, e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        Error::Timeout {
+            url: redact(url),
+            after: timeout,
+        }
+    } else {
+        Error::Transport {
+            url: redact(url),
+            detail: transport_detail(e),
+        }
+    }
+}
+
+/// Sorts a SOAP answer into success (the text back) or a typed error (pure).
+pub(crate) fn classify(
+    url: &str,
+    action: &str,
+    status: StatusCode,
+    text: String,
+) -> Result<String, Error> {
+    enum Verdict {
+        Good,
+        Failed(Error),
+        Malformed(String),
+        NoFault,
+    }
+    let verdict = match soap::parse(&text) {
+        Ok(doc) => match soap::fault_in(&doc) {
+            Some(fault) => Verdict::Failed(Error::from_fault(url, action, fault)),
+            None if status.is_success() => match soap::body(&doc) {
+                Ok(_) => Verdict::Good,
+                Err(what) => Verdict::Malformed(what),
+            },
+            None => Verdict::NoFault,
+        },
+        Err(what) if status.is_success() => Verdict::Malformed(what),
+        Err(_) => Verdict::NoFault,
+    };
+    match verdict {
+        Verdict::Good => Ok(text),
+        Verdict::Failed(error) => Err(error),
+        Verdict::Malformed(what) => Err(Error::Malformed {
+            url: url.to_owned(),
+            what,
+        }),
+        Verdict::NoFault if status == StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {
+            url: url.to_owned(),
+            detail: "HTTP 401".into(),
+            hint: HINT_HTTP_AUTH,
+        }),
+        Verdict::NoFault => Err(Error::Http {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        }),
+    }
+}
+
+/// Parses `text` and hands the Body's `name` element to `read`; every failure is
+/// [`Error::Malformed`] naming `url`.
+pub(crate) fn read_payload<T>(
+    url: &Url,
+    text: &str,
+    namespaces: &[&str],
+    name: &str,
+    read: impl FnOnce(roxmltree::Node<'_, '_>) -> Result<T, String>,
+) -> Result<T, Error> {
+    let malformed = |what: String| Error::Malformed {
+        url: redact(url),
+        what,
+    };
+    let doc = soap::parse(text).map_err(malformed)?;
+    let node = soap::payload(&doc, namespaces, name).map_err(malformed)?;
+    read(node).map_err(malformed)
+}
