@@ -26,6 +26,9 @@ use crate::secret::Secret;
 /// early (often after 15-60 s); a short pool lifetime avoids writing into a closed socket.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Builds a request body afresh for each attempt (a new WS-Security nonce each time).
+type BodyBuilder<'a> = dyn Fn() -> Result<String, Error> + Sync + 'a;
+
 /// A camera's ONVIF user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Credentials {
@@ -318,7 +321,7 @@ impl Client {
         &self,
         method: Method,
         url: &Url,
-        body: Option<(&(dyn Fn() -> Result<String, Error> + Sync), &str)>,
+        body: Option<(&BodyBuilder<'_>, &str)>,
         timeout: Duration,
     ) -> Result<reqwest::Response, Error> {
         let mut answered = 0;
@@ -456,4 +459,58 @@ pub(crate) fn read_payload<T>(
     let doc = soap::parse(text).map_err(malformed)?;
     let node = soap::payload(&doc, namespaces, name).map_err(malformed)?;
     read(node).map_err(malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_sorts_answers() {
+        let ok = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x/></s:Body></s:Envelope>"#;
+        let fault = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"#;
+        let c = |status: u16, text: &str| {
+            classify(
+                "u",
+                "a",
+                StatusCode::from_u16(status).unwrap(),
+                text.to_owned(),
+            )
+        };
+        assert!(c(200, ok).is_ok());
+        // A fault wins whatever the status (Hikvision answers 400, others 500 or even 200).
+        for status in [200, 400, 401, 500] {
+            assert!(c(status, fault).unwrap_err().is_soap_auth(), "{status}");
+        }
+        assert!(matches!(c(200, "garbage"), Err(Error::Malformed { .. })));
+        assert!(matches!(c(200, "<html/>"), Err(Error::Malformed { .. })));
+        assert!(matches!(
+            c(500, "oops"),
+            Err(Error::Http { status: 500, .. })
+        ));
+        assert!(matches!(c(404, ok), Err(Error::Http { status: 404, .. })));
+        let err = c(401, "").unwrap_err();
+        assert!(matches!(err, Error::Unauthorized { .. }) && !err.is_soap_auth());
+    }
+
+    #[test]
+    fn client_futures_are_send_and_urls_lose_credentials() {
+        fn send<T: Send>(_: &T) {}
+        let url: Url = "http://admin:pw@cam/onvif/device_service".parse().unwrap();
+        let client = Client::new(url, None, ClientOptions::default()).unwrap();
+        assert_eq!(
+            client.device_url().as_str(),
+            "http://cam/onvif/device_service"
+        );
+        assert!(!format!("{client:?}").contains("pw"));
+        send(&client.device_information());
+        send(&client.fetch(client.device_url(), 1, Duration::from_secs(1)));
+        let err = Client::new(
+            "ftp://cam/".parse().unwrap(),
+            None,
+            ClientOptions::default(),
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Malformed { .. }));
+    }
 }

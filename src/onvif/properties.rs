@@ -39,11 +39,11 @@ fn walk(node: Node<'_, '_>, parent_ns: Option<&str>, path: &mut String, out: &mu
         path.push('/');
     }
     let ns = node.tag_name().namespace();
-    if ns != parent_ns || len == 0 {
-        if let Some(prefix) = ns.and_then(|uri| prefix_for(node, uri)) {
-            path.push_str(&prefix);
-            path.push(':');
-        }
+    if (ns != parent_ns || len == 0)
+        && let Some(prefix) = ns.and_then(|uri| prefix_for(node, uri))
+    {
+        path.push_str(&prefix);
+        path.push(':');
     }
     path.push_str(node.tag_name().name());
     let marked = node
