@@ -30,6 +30,7 @@ pub mod client;
 pub mod device;
 mod dom;
 pub mod error;
+mod http;
 pub mod media;
 pub mod notification;
 pub mod properties;
