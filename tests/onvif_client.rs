@@ -409,9 +409,9 @@ async fn subscription(State(pp): State<Arc<PullPoint>>, body: String) -> Respons
         return (StatusCode::NOT_FOUND, "").into_response();
     }
     let doc = roxmltree::Document::parse(&body).unwrap();
-    let base = pp.base.lock().unwrap().clone();
     if header_text(&doc, AXIS, "SubscriptionId").as_deref() != Some("5")
-        || header_text(&doc, WSA, "To") != Some(format!("{base}/onvif/subscription?Idx=5"))
+        || header_text(&doc, WSA, "To").as_deref()
+            != Some("http://10.9.9.9:8106:8106/onvif/subscription?Idx=5")
     {
         return soap(
             StatusCode::BAD_REQUEST,
@@ -478,6 +478,10 @@ async fn pull_point_round_trip() {
     assert_eq!(
         sub.address.as_str(),
         format!("{base}/onvif/subscription?Idx=5")
+    );
+    assert_eq!(
+        sub.endpoint,
+        "http://10.9.9.9:8106:8106/onvif/subscription?Idx=5"
     );
     assert_eq!(sub.lifetime(), Duration::from_secs(120));
     client

@@ -8,12 +8,14 @@
 //!
 //! # Layout
 //!
-//! - [`client`]: [`Client`], one per camera: HTTP, authentication, the clock offset, SOAP calls.
+//! - [`client`]: [`Client`], one per camera: HTTP, authentication, the clock offset, SOAP calls
+//!   (plain HTTP with Digest/Basic and capped reads in the private `http` and `auth` files).
 //! - [`soap`]: envelopes out, envelopes and faults in (pure).
 //! - [`wsse`]: the WS-UsernameToken `PasswordDigest` (pure).
 //! - [`device`], [`media`]: device information, service addresses, profiles, snapshot URIs.
 //! - [`pullpoint`]: CreatePullPointSubscription, PullMessages, Renew, Unsubscribe and the pure
-//!   [`Subscription`] (in [`subscription`]) that knows when renewal is due.
+//!   [`Subscription`] (in [`subscription`]) that knows when renewal is due; [`properties`]:
+//!   GetEventProperties as topic strings.
 //! - [`address`]: service-address repair and NAT rewriting (pure).
 //! - [`time`]: `xsd:duration` and `xsd:dateTime` as cameras write them (pure).
 //! - [`error`]: [`Error`] and the [`Retry`] advice supervisors act on.

@@ -48,6 +48,8 @@ pub struct PullResult {
 pub struct Created {
     /// The subscription address, rewritten.
     pub address: Url,
+    /// The address exactly as advertised (trimmed), for `wsa:To`.
+    pub endpoint: String,
     /// ReferenceParameters children, self-contained XML.
     pub reference_parameters: Vec<String>,
     /// What the camera granted.
@@ -72,6 +74,7 @@ pub fn parse_created(response: Node<'_, '_>, configured: &Url) -> Result<Created
         })
         .unwrap_or_default();
     Ok(Created {
+        endpoint: raw.clone(),
         address,
         reference_parameters,
         granted: granted(response),
@@ -103,6 +106,7 @@ impl Client {
     async fn event_call(
         &self,
         url: &Url,
+        to: &str,
         action: &str,
         body: &str,
         reference_parameters: &[String],
@@ -113,7 +117,7 @@ impl Client {
             action,
             body,
             timeout,
-            addressing: Some((url.as_str(), reference_parameters)),
+            addressing: Some((to, reference_parameters)),
             authenticate: true,
         })
         .await
@@ -145,7 +149,8 @@ impl Client {
             return attempt(self.termination(lifetime, true)).await;
         }
         match attempt(self.termination(lifetime, false)).await {
-            Err(Error::Fault { .. }) => {
+            // A camera may word its complaint about the time as an invalid subscription.
+            Err(Error::Fault { .. } | Error::SubscriptionLost { .. }) => {
                 let result = attempt(self.termination(lifetime, true)).await;
                 if result.is_ok() {
                     style.store(true, Ordering::Relaxed);
@@ -170,7 +175,7 @@ impl Client {
                 let body = format!(
                     "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>{t}</tev:InitialTerminationTime></tev:CreatePullPointSubscription>"
                 );
-                self.event_call(events, ACTION_CREATE, &body, &[], timeout).await
+                self.event_call(events, events.as_str(), ACTION_CREATE, &body, &[], timeout).await
             })
             .await?;
         let now = Instant::now();
@@ -188,7 +193,8 @@ impl Client {
             created.granted,
             lifetime,
             now,
-        ))
+        )
+        .with_endpoint(created.endpoint))
     }
 
     /// PullMessages: waits up to `timeout` on the camera for at most `limit` messages. The HTTP
@@ -267,6 +273,7 @@ impl Client {
         match self
             .event_call(
                 &sub.address,
+                &sub.endpoint,
                 action,
                 body,
                 &sub.reference_parameters,

@@ -43,6 +43,9 @@ pub struct Subscription {
     /// Where to send PullMessages, Renew and Unsubscribe (already rewritten like service
     /// addresses).
     pub address: Url,
+    /// The address exactly as the camera advertised it, sent as `wsa:To` (WS-Addressing wants
+    /// the endpoint reference verbatim; behind NAT it differs from [`Subscription::address`]).
+    pub endpoint: String,
     /// The ReferenceParameters children as self-contained XML, echoed as SOAP headers.
     pub reference_parameters: Vec<String>,
     lifetime: Duration,
@@ -61,6 +64,7 @@ impl Subscription {
         now: Instant,
     ) -> Self {
         let mut sub = Subscription {
+            endpoint: address.to_string(),
             address,
             reference_parameters,
             lifetime: requested,
@@ -70,6 +74,12 @@ impl Subscription {
         };
         sub.start(granted.lifetime(requested), now);
         sub
+    }
+
+    /// The same subscription with `wsa:To` set to the address as the camera advertised it.
+    pub fn with_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = endpoint.into();
+        self
     }
 
     fn start(&mut self, lifetime: Duration, now: Instant) {
