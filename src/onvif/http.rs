@@ -1,0 +1,129 @@
+//! Plain HTTP for [`Client`]: requests with HTTP Digest/Basic answered and remembered, bodies
+//! read in chunks under a cap, and [`Client::fetch`] for snapshots.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Method, StatusCode};
+use url::Url;
+
+use super::auth::Learned;
+use super::client::BodyBuilder;
+use super::error::{HINT_HTTP_AUTH, redact, transport_detail};
+use super::{Client, Error};
+
+impl Client {
+    /// An authenticated HTTP GET (Digest, Basic or none, as the server asks) of at most
+    /// `max_bytes`, for snapshots. Reading stops as soon as the cap is passed.
+    pub async fn fetch(
+        &self,
+        url: &Url,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let mut url = url.clone();
+        let _ = url.set_username("");
+        let _ = url.set_password(None);
+        let response = self.send(Method::GET, &url, None, timeout).await?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::Unauthorized {
+                url: redact(&url),
+                detail: "HTTP 401".into(),
+                hint: HINT_HTTP_AUTH,
+            });
+        }
+        if !status.is_success() {
+            return Err(Error::Http {
+                url: redact(&url),
+                status: status.as_u16(),
+            });
+        }
+        self.read_capped(response, &url, max_bytes, timeout).await
+    }
+
+    /// Sends a request, answering HTTP 401 challenges: once for a new challenge, once more for
+    /// a stale Digest nonce. `body` builds the body afresh for each attempt (new WS-Security
+    /// nonce) with its content type.
+    pub(super) async fn send(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<(&BodyBuilder<'_>, &str)>,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, Error> {
+        let mut answered = 0;
+        loop {
+            let mut request = self
+                .inner
+                .http
+                .request(method.clone(), url.clone())
+                .timeout(timeout);
+            if let Some((build, content_type)) = body {
+                request = request.header(CONTENT_TYPE, content_type).body(build()?);
+            }
+            let credentials = self.inner.credentials.as_ref();
+            if let Some(c) = credentials
+                && let Some(value) = self.inner.auth.authorization(url, method.as_str(), c)
+            {
+                request = request.header(AUTHORIZATION, value);
+            }
+            let response = request
+                .send()
+                .await
+                .map_err(|e| map_transport(url, timeout, e))?;
+            if response.status() != StatusCode::UNAUTHORIZED || credentials.is_none() {
+                return Ok(response);
+            }
+            match self.inner.auth.learn(url, response.headers()) {
+                Learned::Fresh if answered == 0 => answered += 1,
+                Learned::Stale if answered < 2 => answered += 1,
+                _ => return Ok(response),
+            }
+        }
+    }
+
+    /// Reads the body in chunks, stopping as soon as it passes `limit`.
+    pub(super) async fn read_capped(
+        &self,
+        mut response: reqwest::Response,
+        url: &Url,
+        limit: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let too_large = || Error::TooLarge {
+            url: redact(url),
+            limit,
+        };
+        if response.content_length().is_some_and(|n| n > limit) {
+            return Err(too_large());
+        }
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| map_transport(url, timeout, e))?
+        {
+            if (buf.len() + chunk.len()) as u64 > limit {
+                return Err(too_large());
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+}
+
+fn map_transport(url: &Url, timeout: Duration, e: reqwest::Error) -> Error {
+    if e.is_timeout() {
+        Error::Timeout {
+            url: redact(url),
+            after: timeout,
+        }
+    } else {
+        Error::Transport {
+            url: redact(url),
+            detail: transport_detail(e),
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! The PullPoint calls: CreatePullPointSubscription, PullMessages, Renew, Unsubscribe,
+//! SetSynchronizationPoint.
+//!
+//! Every call carries WS-Addressing (Action, MessageID, ReplyTo anonymous, To) and echoes the
+//! subscription's ReferenceParameters as headers: Axis routes PullMessages and Renew by them.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use roxmltree::Node;
+use tokio::time::Instant;
+use url::Url;
+
+use super::address::rewrite_address;
+use super::client::{Call, read_payload};
+use super::soap::{NS_EVENTS, NS_WSA, NS_WSA_2004, NS_WSNT};
+use super::subscription::{Granted, Subscription};
+use super::{Client, Error, Notification, PULL_MARGIN, dom, time, xml};
+
+const ACTION_CREATE: &str =
+    "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest";
+const ACTION_PULL: &str =
+    "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/PullMessagesRequest";
+const ACTION_SYNC: &str =
+    "http://www.onvif.org/ver10/events/wsdl/PullPointSubscription/SetSynchronizationPointRequest";
+const ACTION_RENEW: &str = "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/RenewRequest";
+const ACTION_UNSUBSCRIBE: &str =
+    "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/UnsubscribeRequest";
+
+/// Shortest subscription we ask for: some cameras end subscriptions almost at once when asked
+/// for less (python-onvif-zeep-async enforces the same minimum).
+pub const MIN_SUBSCRIPTION: Duration = Duration::from_secs(60);
+
+/// The answer to one PullMessages.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PullResult {
+    /// Every NotificationMessage, in document order.
+    pub notifications: Vec<Notification>,
+    /// The response's `CurrentTime` (camera clock).
+    pub current_time: Option<Timestamp>,
+    /// The response's `TerminationTime` (camera clock).
+    pub termination_time: Option<Timestamp>,
+}
+
+/// A CreatePullPointSubscriptionResponse, before it becomes a [`Subscription`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    /// The subscription address, rewritten.
+    pub address: Url,
+    /// The address exactly as advertised (trimmed), for `wsa:To`.
+    pub endpoint: String,
+    /// ReferenceParameters children, self-contained XML.
+    pub reference_parameters: Vec<String>,
+    /// What the camera granted.
+    pub granted: Granted,
+}
+
+/// Reads a CreatePullPointSubscriptionResponse (pure).
+pub fn parse_created(response: Node<'_, '_>, configured: &Url) -> Result<Created, String> {
+    let wsa = [NS_WSA, NS_WSA_2004];
+    let reference = dom::child(response, &[NS_EVENTS], "SubscriptionReference")
+        .ok_or("no SubscriptionReference")?;
+    let raw = dom::child_text(reference, &wsa, "Address")
+        .ok_or("SubscriptionReference without an Address")?;
+    let address = rewrite_address(&raw, configured)
+        .ok_or_else(|| format!("subscription address {raw:?} is not an http(s) URL"))?;
+    let reference_parameters = dom::child(reference, &wsa, "ReferenceParameters")
+        .map(|p| {
+            p.children()
+                .filter(|n| n.is_element())
+                .map(dom::self_contained)
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Created {
+        endpoint: raw.clone(),
+        address,
+        reference_parameters,
+        granted: granted(response),
+    })
+}
+
+/// `CurrentTime` and `TerminationTime` children (WS-BaseNotification or ONVIF namespace).
+fn granted(response: Node<'_, '_>) -> Granted {
+    let get = |name| {
+        dom::child_text(response, &[NS_WSNT, NS_EVENTS], name).and_then(|t| time::parse_time(&t))
+    };
+    Granted {
+        current_time: get("CurrentTime"),
+        termination_time: get("TerminationTime"),
+    }
+}
+
+/// Reads a PullMessagesResponse (pure).
+pub fn parse_pull(response: Node<'_, '_>) -> PullResult {
+    let g = granted(response);
+    PullResult {
+        notifications: xml::notifications_in(response),
+        current_time: g.current_time,
+        termination_time: g.termination_time,
+    }
+}
+
+impl Client {
+    async fn event_call(
+        &self,
+        url: &Url,
+        to: &str,
+        action: &str,
+        body: &str,
+        reference_parameters: &[String],
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        self.call(Call {
+            url,
+            action,
+            body,
+            timeout,
+            addressing: Some((to, reference_parameters)),
+            authenticate: true,
+        })
+        .await
+    }
+
+    /// A termination time for `lifetime`: relative (`PT600S`) unless this camera refused that.
+    fn termination(&self, lifetime: Duration, absolute: bool) -> String {
+        if absolute {
+            let now = self.camera_now();
+            time::format_time(now.checked_add(lifetime).unwrap_or(now))
+        } else {
+            time::format_duration(lifetime)
+        }
+    }
+
+    /// Runs `attempt` with a relative termination time, and again with an absolute one when the
+    /// camera faults on the relative form (some do; python-onvif-zeep-async does the same).
+    async fn with_termination<F, Fut>(
+        &self,
+        lifetime: Duration,
+        attempt: F,
+    ) -> Result<String, Error>
+    where
+        F: Fn(String) -> Fut,
+        Fut: Future<Output = Result<String, Error>>,
+    {
+        let style = self.absolute_times();
+        if style.load(Ordering::Relaxed) {
+            return attempt(self.termination(lifetime, true)).await;
+        }
+        match attempt(self.termination(lifetime, false)).await {
+            // A camera may word its complaint about the time as an invalid subscription.
+            Err(Error::Fault { .. } | Error::SubscriptionLost { .. }) => {
+                let result = attempt(self.termination(lifetime, true)).await;
+                if result.is_ok() {
+                    style.store(true, Ordering::Relaxed);
+                }
+                result
+            }
+            other => other,
+        }
+    }
+
+    /// CreatePullPointSubscription on the event service at `events`, for `lifetime` (at least
+    /// [`MIN_SUBSCRIPTION`]).
+    pub async fn create_pull_point(
+        &self,
+        events: &Url,
+        lifetime: Duration,
+    ) -> Result<Subscription, Error> {
+        let lifetime = lifetime.max(MIN_SUBSCRIPTION);
+        let timeout = self.options().request_timeout;
+        let text = self
+            .with_termination(lifetime, |t| async move {
+                let body = format!(
+                    "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>{t}</tev:InitialTerminationTime></tev:CreatePullPointSubscription>"
+                );
+                self.event_call(events, events.as_str(), ACTION_CREATE, &body, &[], timeout).await
+            })
+            .await?;
+        let now = Instant::now();
+        let device = self.device_url();
+        let created = read_payload(
+            events,
+            &text,
+            &[NS_EVENTS],
+            "CreatePullPointSubscriptionResponse",
+            |r| parse_created(r, device),
+        )?;
+        Ok(Subscription::new(
+            created.address,
+            created.reference_parameters,
+            created.granted,
+            lifetime,
+            now,
+        )
+        .with_endpoint(created.endpoint))
+    }
+
+    /// PullMessages: waits up to `timeout` on the camera for at most `limit` messages. The HTTP
+    /// timeout is `timeout` + [`PULL_MARGIN`].
+    pub async fn pull(
+        &self,
+        sub: &Subscription,
+        timeout: Duration,
+        limit: u32,
+    ) -> Result<PullResult, Error> {
+        let body = format!(
+            "<tev:PullMessages><tev:Timeout>{}</tev:Timeout><tev:MessageLimit>{limit}</tev:MessageLimit></tev:PullMessages>",
+            time::format_duration(timeout)
+        );
+        let text = self
+            .subscription_call(sub, ACTION_PULL, &body, timeout + PULL_MARGIN)
+            .await?;
+        read_payload(
+            &sub.address,
+            &text,
+            &[NS_EVENTS],
+            "PullMessagesResponse",
+            |r| Ok(parse_pull(r)),
+        )
+    }
+
+    /// Renew for `lifetime`; returns the subscription with its new expiry.
+    pub async fn renew(
+        &self,
+        sub: &Subscription,
+        lifetime: Duration,
+    ) -> Result<Subscription, Error> {
+        let lifetime = lifetime.max(MIN_SUBSCRIPTION);
+        let timeout = self.options().request_timeout;
+        let text = self
+            .with_termination(lifetime, |t| async move {
+                let body = format!(
+                    "<wsnt:Renew><wsnt:TerminationTime>{t}</wsnt:TerminationTime></wsnt:Renew>"
+                );
+                self.subscription_call(sub, ACTION_RENEW, &body, timeout)
+                    .await
+            })
+            .await?;
+        let now = Instant::now();
+        let granted = read_payload(&sub.address, &text, &[NS_WSNT], "RenewResponse", |r| {
+            Ok(granted(r))
+        })?;
+        Ok(sub.renewed(granted, lifetime, now))
+    }
+
+    /// Unsubscribe (best effort at shutdown; the caller bounds it with its own deadline).
+    pub async fn unsubscribe(&self, sub: &Subscription) -> Result<(), Error> {
+        let timeout = self.options().request_timeout;
+        self.subscription_call(sub, ACTION_UNSUBSCRIBE, "<wsnt:Unsubscribe/>", timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// SetSynchronizationPoint: asks the camera to resend the current state of every property
+    /// (as `Initialized` messages).
+    pub async fn set_synchronization_point(&self, sub: &Subscription) -> Result<(), Error> {
+        let timeout = self.options().request_timeout;
+        self.subscription_call(sub, ACTION_SYNC, "<tev:SetSynchronizationPoint/>", timeout)
+            .await
+            .map(|_| ())
+    }
+
+    /// A call on the subscription address; HTTP 404 there means the subscription is gone.
+    async fn subscription_call(
+        &self,
+        sub: &Subscription,
+        action: &str,
+        body: &str,
+        timeout: Duration,
+    ) -> Result<String, Error> {
+        match self
+            .event_call(
+                &sub.address,
+                &sub.endpoint,
+                action,
+                body,
+                &sub.reference_parameters,
+                timeout,
+            )
+            .await
+        {
+            Err(Error::Http { url, status: 404 }) => Err(Error::SubscriptionLost {
+                url,
+                reason: "HTTP 404 on the subscription address".into(),
+            }),
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "pullpoint_tests.rs"]
+mod tests;
