@@ -1,0 +1,344 @@
+//! The Home Assistant app in `ha-addon/`: its `config.yaml` against the Supervisor's rules
+//! (offline, see `addon_support/supervisor.rs`), the files around it, and the script that turns
+//! the app options into the bridge's TOML, run with a fake bashio and loaded by the bridge.
+
+#[path = "addon_support/options.rs"]
+mod options;
+#[path = "addon_support/script.rs"]
+mod script;
+#[path = "addon_support/supervisor.rs"]
+mod supervisor;
+#[path = "addon_support/yaml.rs"]
+mod yaml;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn load_yaml(rel: &str) -> Value {
+    yaml::yaml_to_json(&read(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+fn assert_none(problems: Vec<String>, what: &str) {
+    assert!(problems.is_empty(), "{what}:\n  {}", problems.join("\n  "));
+}
+
+#[test]
+fn config_yaml_passes_the_supervisor_checks() {
+    let c = load_yaml("ha-addon/config.yaml");
+    assert_none(supervisor::check_app_config(&c), "ha-addon/config.yaml");
+    for f in [
+        "ha-addon/config.yaml",
+        "ha-addon/translations/en.yaml",
+        "repository.yaml",
+    ] {
+        assert_none(yaml::yaml11_ambiguities(&read(f)), f);
+    }
+    // What the packaging issue asks for, beyond what the Supervisor requires.
+    assert_eq!(c["slug"], "doorbell_bridge");
+    assert_eq!(c["arch"], json!(["aarch64", "amd64"]));
+    assert_eq!(c["init"], false, "s6-overlay must be PID 1");
+    assert!(
+        c["services"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("mqtt:need"))
+    );
+    assert_eq!(c["homeassistant"], "2024.11.0");
+    assert_eq!(c["timeout"], 20);
+    assert_eq!(
+        c.get("host_network").cloned().unwrap_or(json!(false)),
+        false
+    );
+    let map = c["map"].as_array().unwrap();
+    let mapped_rw = |types: &[&str]| {
+        map.iter().any(|m| {
+            types.contains(&m["type"].as_str().unwrap_or_default()) && m["read_only"] == false
+        })
+    };
+    assert!(mapped_rw(&["media"]), "media must be mapped read-write");
+    assert!(
+        mapped_rw(&["addon_config", "app_config"]),
+        "the app config folder must be mapped"
+    );
+    assert_eq!(c["options"]["log_level"], "info");
+}
+
+/// The YAML block between the example-options markers of DOCS.md.
+fn documented_options() -> Value {
+    let docs = read("ha-addon/DOCS.md");
+    let start = docs
+        .find("<!-- example-options:start -->")
+        .expect("start marker in DOCS.md");
+    let end = docs
+        .find("<!-- example-options:end -->")
+        .expect("end marker in DOCS.md");
+    let block = &docs[start..end];
+    let body = block
+        .split_once("```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a ```yaml block between the markers")
+        .0;
+    yaml::yaml_to_json(body).expect("the documented options are YAML")
+}
+
+fn fixture_options() -> Value {
+    serde_json::from_str(&read("tests/fixtures/addon/options.json")).unwrap()
+}
+
+#[test]
+fn documented_options_match_the_schema() {
+    let schema = &load_yaml("ha-addon/config.yaml")["schema"];
+    let docs = documented_options();
+    assert_none(
+        options::validate_options(schema, &docs),
+        "DOCS.md example options",
+    );
+    let fixture = fixture_options();
+    assert_none(
+        options::validate_options(schema, &fixture),
+        "options.json fixture",
+    );
+    // The fixture is the documented example with a harder password.
+    let mut same = fixture.clone();
+    same["cameras"][0]["password"] = docs["cameras"][0]["password"].clone();
+    assert_eq!(same, docs, "options.json must stay the DOCS.md example");
+}
+
+#[test]
+fn translations_cover_every_option() {
+    let schema = load_yaml("ha-addon/config.yaml")["schema"].clone();
+    let tr = load_yaml("ha-addon/translations/en.yaml")["configuration"].clone();
+    let mut missing = Vec::new();
+    let named = |t: &Value| t["name"].is_string() && t["description"].is_string();
+    for (key, typ) in schema.as_object().unwrap() {
+        if !named(&tr[key]) {
+            missing.push(key.clone());
+        }
+        let fields = typ.as_array().and_then(|a| a.first()).unwrap_or(typ);
+        for sub in fields
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or(Vec::new())
+        {
+            if !named(&tr[key]["fields"][sub]) {
+                missing.push(format!("{key}.{sub}"));
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "translations/en.yaml lacks name/description for {missing:?}"
+    );
+    for key in tr.as_object().unwrap().keys() {
+        assert!(
+            schema.get(key).is_some(),
+            "translation for unknown option {key}"
+        );
+    }
+}
+
+#[test]
+fn dockerfile_names_its_base_and_builds_from_the_repository_root() {
+    let d = read("ha-addon/Dockerfile");
+    for want in [
+        "ARG BUILD_FROM=ghcr.io/home-assistant/base:",
+        "FROM ${BUILD_FROM}",
+        "FROM rust:1.95-alpine AS build",
+        "apk add --no-cache musl-dev",
+        "cargo build --release --locked --no-default-features",
+        "io.hass.type=\"app\"",
+        "io.hass.version=\"${BUILD_VERSION}\"",
+        "io.hass.arch=\"${BUILD_ARCH}\"",
+        "org.opencontainers.image.source=",
+    ] {
+        assert!(d.contains(want), "Dockerfile lacks {want:?}");
+    }
+    assert!(
+        !root().join("ha-addon/build.yaml").exists(),
+        "build.yaml is retired"
+    );
+    // One version everywhere: config.yaml (the image tag), the crate, the label default.
+    let version = load_yaml("ha-addon/config.yaml")["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(d.contains(&format!("ARG BUILD_VERSION={version}")));
+    assert!(read("Cargo.toml").contains(&format!("\nversion = \"{version}\"")));
+    assert!(read("ha-addon/CHANGELOG.md").contains(&format!("## {version}")));
+    // Every COPY source exists at the repository root and passes .dockerignore.
+    let allowed: Vec<String> = read(".dockerignore")
+        .lines()
+        .filter_map(|l| l.strip_prefix('!'))
+        .map(|l| l.trim_end_matches('/').to_owned())
+        .collect();
+    let sources = copy_sources(&d);
+    assert!(sources.len() >= 4, "COPY lines not found: {sources:?}");
+    for s in &sources {
+        assert!(
+            root().join(s).exists(),
+            "Dockerfile copies {s}, which does not exist"
+        );
+        assert!(
+            allowed
+                .iter()
+                .any(|a| s == a || s.starts_with(&format!("{a}/"))),
+            ".dockerignore keeps {s} out of the build context"
+        );
+    }
+    // Files the crate reads at compile time must be in the build context too.
+    let build_script = root().join("build.rs").exists() || read("Cargo.toml").contains("\nbuild =");
+    assert!(
+        !build_script || sources.iter().any(|s| s.starts_with("build")),
+        "copy the build script"
+    );
+    assert!(
+        !grep_src("include_str!(\"../"),
+        "src/ includes a file from outside src/; copy it"
+    );
+}
+
+/// Sources of the Dockerfile's `COPY` lines that read the build context (not `--from`).
+fn copy_sources(dockerfile: &str) -> Vec<String> {
+    dockerfile
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("COPY "))
+        .filter(|l| !l.contains("--from="))
+        .flat_map(|l| {
+            let words: Vec<_> = l
+                .split_whitespace()
+                .filter(|w| !w.starts_with("--"))
+                .collect();
+            words[..words.len() - 1]
+                .iter()
+                .map(|w| w.trim_end_matches('/').to_owned())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn grep_src(needle: &str) -> bool {
+    fn walk(dir: &Path, needle: &str) -> bool {
+        std::fs::read_dir(dir).unwrap().any(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(&p, needle)
+            } else {
+                std::fs::read_to_string(&p).is_ok_and(|t| t.contains(needle))
+            }
+        })
+    }
+    walk(&root().join("src"), needle)
+}
+
+#[test]
+fn scripts_are_executable_bashio_scripts() {
+    use std::os::unix::fs::PermissionsExt;
+    let scripts = [
+        (
+            "ha-addon/rootfs/etc/services.d/doorbell-bridge/run",
+            "#!/usr/bin/with-contenv bashio",
+        ),
+        (
+            "ha-addon/rootfs/etc/services.d/doorbell-bridge/finish",
+            "#!/usr/bin/env bash",
+        ),
+        (
+            "ha-addon/rootfs/usr/bin/doorbell-bridge-config",
+            "#!/usr/bin/with-contenv bashio",
+        ),
+        ("ha-addon/build-context.sh", "#!/usr/bin/env bash"),
+        ("tests/fixtures/addon/bashio", "#!/usr/bin/env bash"),
+    ];
+    for (rel, shebang) in scripts {
+        let text = read(rel);
+        assert!(text.starts_with(shebang), "{rel} must start with {shebang}");
+        let mode = std::fs::metadata(root().join(rel))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert!(
+            mode & 0o111 != 0,
+            "{rel} is not executable (git update-index --chmod=+x)"
+        );
+        if let Ok(out) = Command::new("bash")
+            .arg("-n")
+            .arg(root().join(rel))
+            .output()
+        {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{rel}: bash -n: {err}");
+        }
+    }
+    let run = read("ha-addon/rootfs/etc/services.d/doorbell-bridge/run");
+    assert!(run.contains("exec doorbell-bridge run --config"));
+    let finish = read("ha-addon/rootfs/etc/services.d/doorbell-bridge/finish");
+    assert!(finish.contains("/run/s6-linux-init-container-results/exitcode"));
+    assert!(finish.contains("exec /run/s6/basedir/bin/halt"));
+    if Command::new("shellcheck").arg("--version").output().is_ok() {
+        let out = Command::new("shellcheck")
+            .args(scripts.map(|(rel, _)| root().join(rel)))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "shellcheck:\n{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    } else {
+        eprintln!("shellcheck not installed: shell scripts not linted");
+    }
+}
+
+#[test]
+fn repository_yaml_makes_the_repository_an_app_repository() {
+    let r = load_yaml("repository.yaml");
+    for key in ["name", "url", "maintainer"] {
+        assert!(
+            r[key].as_str().is_some_and(|s| !s.is_empty()),
+            "repository.yaml: {key}"
+        );
+    }
+    let url = r["url"].as_str().unwrap();
+    assert!(url.starts_with("https://"));
+    // One project URL everywhere (replace all three together).
+    assert_eq!(load_yaml("ha-addon/config.yaml")["url"], url);
+    let source = format!("org.opencontainers.image.source=\"{url}\"");
+    assert!(
+        read("ha-addon/Dockerfile").contains(&source),
+        "Dockerfile: {source}"
+    );
+}
+
+#[test]
+fn no_other_file_looks_like_an_app() {
+    fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            if p.is_dir() {
+                if name != ".git" && name != "target" {
+                    walk(&p, found);
+                }
+            } else if ["config.yaml", "config.yml", "config.json"].contains(&name.as_str()) {
+                found.push(p);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    walk(&root(), &mut found);
+    assert_eq!(
+        found,
+        vec![root().join("ha-addon/config.yaml")],
+        "the Supervisor takes each for an app"
+    );
+}

@@ -1,0 +1,309 @@
+//! Runs `ha-addon/rootfs/usr/bin/doorbell-bridge-config` with the fake bashio of
+//! `tests/fixtures/addon/bashio` and checks that the bridge accepts what it writes.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use doorbell_bridge::config::{self, Config, RuleAction};
+use doorbell_bridge::event::Kind;
+use doorbell_bridge::secret::Secret;
+use serde_json::{Value, json};
+
+use super::{fixture_options, read, root};
+
+const SCRIPT: &str = "ha-addon/rootfs/usr/bin/doorbell-bridge-config";
+
+/// bash and jq are what the script needs (the HA base image has both).
+fn tools_present() -> bool {
+    let ok = ["bash", "jq"].iter().all(|t| {
+        Command::new(t)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    });
+    if !ok {
+        eprintln!("bash or jq not installed: skipping the config script test");
+    }
+    ok
+}
+
+fn services() -> Value {
+    serde_json::from_str(&read("tests/fixtures/addon/services.json")).unwrap()
+}
+
+/// Runs the script in `dir` with these options and MQTT service data (`None`: no service).
+fn run_script(dir: &Path, options: &Value, services: Option<&Value>) -> (Output, PathBuf) {
+    let opts = dir.join("options.json");
+    std::fs::write(&opts, options.to_string()).unwrap();
+    let mut cmd = Command::new("bash");
+    cmd.arg(root().join("tests/fixtures/addon/bashio"))
+        .arg(root().join(SCRIPT))
+        .arg(dir.join("doorbell-bridge.toml"))
+        .env("ADDON_CONFIG", &opts)
+        .env_remove("FAKE_SERVICES");
+    if let Some(s) = services {
+        let path = dir.join("services.json");
+        std::fs::write(&path, s.to_string()).unwrap();
+        cmd.env("FAKE_SERVICES", path);
+    }
+    (cmd.output().unwrap(), dir.join("doorbell-bridge.toml"))
+}
+
+fn load(out: &Output, toml: &Path) -> Config {
+    assert!(
+        out.status.success(),
+        "doorbell-bridge-config failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    config::load_with_env(toml, Some(HashMap::new())).unwrap_or_else(|e| {
+        panic!(
+            "{e}\n--- generated:\n{}",
+            std::fs::read_to_string(toml).unwrap()
+        )
+    })
+}
+
+fn exposed(s: &Option<Secret>) -> Option<&str> {
+    s.as_ref().map(Secret::expose)
+}
+
+#[test]
+fn documented_options_become_a_config_the_bridge_accepts() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let options = fixture_options();
+    let (out, toml) = run_script(dir.path(), &options, Some(&services()));
+    let cfg = load(&out, &toml);
+
+    let svc = &services()["mqtt"];
+    assert_eq!(cfg.mqtt.host, "core-mosquitto");
+    assert_eq!(cfg.mqtt.port, 1883);
+    assert!(!cfg.mqtt.tls);
+    assert_eq!(cfg.mqtt.username.as_deref(), Some("addons"));
+    assert_eq!(exposed(&cfg.mqtt.password), svc["password"].as_str());
+    assert_eq!(cfg.storage.path, PathBuf::from("/media/doorbell-bridge"));
+    assert_eq!(cfg.storage.max_age, Duration::from_secs(30 * 86_400));
+    assert_eq!(cfg.storage.max_size, 2 << 30);
+
+    assert_eq!(cfg.cameras.len(), 1);
+    let cam = &cfg.cameras[0];
+    let password = options["cameras"][0]["password"].as_str().unwrap();
+    assert!(
+        password.contains('"') && password.contains('\\'),
+        "the fixture must be tricky"
+    );
+    assert_eq!(cam.id.as_str(), "front_door");
+    assert_eq!(cam.name, "Front Door");
+    assert_eq!(cam.url.as_str(), "http://192.168.1.20/onvif/device_service");
+    assert_eq!(cam.username.as_deref(), Some("admin"));
+    assert_eq!(exposed(&cam.password), Some(password));
+    assert_eq!(cam.snapshot.on, vec![Kind::Ring, Kind::Person]);
+    assert!(cam.rules.is_empty());
+    assert_eq!(cam.ring_input, None);
+
+    // The secrets file is the owner's only.
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&toml).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+    // And the binary's own check agrees (nothing from this process's environment leaks in).
+    let check = Command::new(env!("CARGO_BIN_EXE_doorbell-bridge"))
+        .args(["check", "--offline", "--config"])
+        .arg(&toml)
+        .env_clear()
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn every_camera_option_and_rules_reach_the_config() {
+    if !tools_present() {
+        return;
+    }
+    let mut options = fixture_options();
+    options["cameras"][0]["ring_input"] = json!("AlarmIn_1");
+    options["cameras"][0]["tls_insecure"] = json!(true);
+    options["cameras"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "garage", "url": "http://192.168.1.21:8080", "snapshot_on": []}));
+    options["rules"] = json!([
+        {"camera": "front_door", "topic": "tns1:Device/tnsaxis:IO/Port", "item": "port",
+         "value": "1", "kind": "ring"},
+        {"topic": "tns1:RuleEngine/MyRuleDetector/*", "kind": "ignore"},
+        {"camera": "porch", "topic": "tns1:X", "kind": "motion"}
+    ]);
+    let schema = &super::load_yaml("ha-addon/config.yaml")["schema"];
+    super::assert_none(
+        super::options::validate_options(schema, &options),
+        "test options",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (out, toml) = run_script(dir.path(), &options, Some(&services()));
+    let cfg = load(&out, &toml);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("camera porch, which is not configured"),
+        "{stderr}"
+    );
+
+    let [front, garage] = cfg.cameras.as_slice() else {
+        panic!("two cameras")
+    };
+    assert_eq!(front.ring_input.as_deref(), Some("AlarmIn_1"));
+    assert!(front.tls_insecure);
+    let actions: Vec<_> = front
+        .rules
+        .iter()
+        .map(|r| (r.topic.as_str(), r.action))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("tns1:Device/tnsaxis:IO/Port", RuleAction::Kind(Kind::Ring)),
+            ("tns1:RuleEngine/MyRuleDetector/*", RuleAction::Ignore)
+        ]
+    );
+    assert_eq!(front.rules[0].item.as_deref(), Some("port"));
+    assert_eq!(front.rules[0].value.as_deref(), Some("1"));
+    assert_eq!(garage.name, "garage");
+    assert_eq!(
+        garage.url.as_str(),
+        "http://192.168.1.21:8080/onvif/device_service"
+    );
+    assert!(
+        garage.snapshot.on.is_empty(),
+        "an empty snapshot_on turns event snapshots off"
+    );
+    assert_eq!(garage.rules.len(), 1);
+    assert!(!garage.tls_insecure);
+}
+
+#[test]
+fn broker_comes_from_the_service_or_the_override() {
+    if !tools_present() {
+        return;
+    }
+    let tls_service = json!({"mqtt": {"host": "fd00::5", "port": 8883, "ssl": true,
+                                      "username": "addons", "password": "x"}});
+    let override_opts = |o: &mut Value| {
+        o["mqtt_url"] = json!("mqtts://broker.example:8884");
+        o["mqtt_username"] = json!("me");
+        o["mqtt_password"] = json!("se\"cr\\et");
+    };
+    type Case<'a> = (
+        &'a str,
+        fn(&mut Value),
+        Option<Value>,
+        Result<(&'a str, u16, bool, Option<&'a str>), &'a str>,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "service",
+            |_| {},
+            Some(services()),
+            Ok(("core-mosquitto", 1883, false, Some("addons"))),
+        ),
+        (
+            "service with TLS, IPv6",
+            |_| {},
+            Some(tls_service),
+            Ok(("fd00::5", 8883, true, Some("addons"))),
+        ),
+        (
+            "override wins",
+            override_opts,
+            Some(services()),
+            Ok(("broker.example", 8884, true, Some("me"))),
+        ),
+        (
+            "override alone",
+            override_opts,
+            None,
+            Ok(("broker.example", 8884, true, Some("me"))),
+        ),
+        ("no broker", |_| {}, None, Err("no MQTT broker")),
+    ];
+    assert!(!cases.is_empty());
+    for (name, change, svc, want) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let mut options = fixture_options();
+        change(&mut options);
+        let (out, toml) = run_script(dir.path(), &options, svc.as_ref());
+        match want {
+            Ok((host, port, tls, user)) => {
+                let cfg = load(&out, &toml);
+                let m = &cfg.mqtt;
+                assert_eq!(
+                    (m.host.as_str(), m.port, m.tls, m.username.as_deref()),
+                    (host, port, tls, user),
+                    "{name}"
+                );
+                if user == Some("me") {
+                    assert_eq!(exposed(&m.password), Some("se\"cr\\et"), "{name}");
+                }
+            }
+            Err(message) => {
+                assert!(!out.status.success(), "{name}: must fail");
+                assert!(
+                    String::from_utf8_lossy(&out.stderr).contains(message),
+                    "{name}"
+                );
+                assert!(!toml.exists(), "{name}: no config on failure");
+                let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
+                assert_eq!(leftovers, 1, "{name}: only options.json may remain");
+            }
+        }
+    }
+}
+
+#[test]
+fn build_context_is_a_self_contained_app_folder() {
+    if !tools_present() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("doorbell_bridge");
+    let out = Command::new("bash")
+        .arg(root().join("ha-addon/build-context.sh"))
+        .arg(&dest)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built =
+        super::yaml::yaml_to_json(&std::fs::read_to_string(dest.join("config.yaml")).unwrap())
+            .unwrap();
+    let mut original = super::load_yaml("ha-addon/config.yaml");
+    original.as_object_mut().unwrap().remove("image");
+    assert_eq!(
+        built, original,
+        "config.yaml minus image:, so the Supervisor builds locally"
+    );
+    for src in super::copy_sources(&read("ha-addon/Dockerfile")) {
+        assert!(
+            dest.join(&src).exists(),
+            "{src} missing from the app folder"
+        );
+    }
+    // Inside the repository it refuses: a second config.yaml would be a second app.
+    let inside = root().join("ha-addon/build-context-test");
+    let out = Command::new("bash")
+        .arg(root().join("ha-addon/build-context.sh"))
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!inside.exists());
+}
