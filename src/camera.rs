@@ -1,0 +1,331 @@
+//! One [`Supervisor`] per camera: connect, read device information, subscribe, pull, renew,
+//! recreate; it never gives up.
+//!
+//! Errors are classified by [`onvif::Error::retry`]: a lost subscription is recreated at once
+//! (then backed off if that fails too), transport problems back off exponentially with jitter
+//! (reset after a stable minute), rejected credentials wait long and are logged once with a hint.
+//! Availability goes `online` after a successful subscribe and `offline` after the first failed
+//! cycle; the MQTT side then publishes every stateful kind `OFF`, so no stale `ON` remains.
+//!
+//! The PullMessages future is kept alive across hold-expiry timers (it is pinned outside the
+//! `select!`), so an expiring hold never aborts a long poll and loses the events in it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use crate::backoff::{Backoff, random_jitter};
+use crate::config::CameraConfig;
+use crate::event::{Event, Update};
+use crate::metrics::Metrics;
+use crate::normalise::Normaliser;
+use crate::onvif::{self, Client, Retry, Subscription};
+use crate::snapshot::Trigger;
+
+/// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
+pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
+/// Least time between two PullMessages when a camera answers empty at once instead of holding
+/// the long poll (wjbeckett's listener backs off the same way).
+pub const MIN_PULL_INTERVAL: Duration = Duration::from_secs(1);
+/// Wait after a fatal error (credentials rejected, events unsupported) before trying again.
+pub const FATAL_RETRY: Duration = Duration::from_secs(300);
+
+/// A camera's supervisor task.
+pub struct Supervisor {
+    config: Arc<CameraConfig>,
+    client: Client,
+    updates: mpsc::Sender<Update>,
+    snapshots: Option<mpsc::Sender<Trigger>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+}
+
+/// Why a session ended.
+enum End {
+    /// Shutdown was asked for.
+    Shutdown,
+    /// The camera failed; `subscribed` says whether it had got as far as a subscription.
+    Failed(onvif::Error),
+}
+
+impl Supervisor {
+    /// A supervisor for `config`, reporting on `updates`, asking `snapshots` for pictures.
+    pub fn new(
+        config: Arc<CameraConfig>,
+        client: Client,
+        updates: mpsc::Sender<Update>,
+        snapshots: Option<mpsc::Sender<Trigger>>,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            config,
+            client,
+            updates,
+            snapshots,
+            metrics,
+            shutdown,
+        }
+    }
+
+    /// Runs until shutdown. Ends by unsubscribing (bounded) and reporting the camera offline.
+    pub async fn run(self) {
+        let mut backoff = Backoff::with_max(self.config.max_backoff);
+        let mut normaliser = Normaliser::new(&self.config);
+        let mut online: Option<bool> = None;
+        let mut last_retry: Option<Retry> = None;
+        loop {
+            let err = match self.session(&mut normaliser, &mut backoff, &mut online).await {
+                End::Shutdown => break,
+                End::Failed(e) => e,
+            };
+            normaliser.reset();
+            if online != Some(false) {
+                warn!(error = %err, "camera offline");
+                self.send(Update::Offline {
+                    camera: self.config.id.clone(),
+                    reason: err.to_string(),
+                })
+                .await;
+                online = Some(false);
+            }
+            let retry = err.retry();
+            let delay = match retry {
+                Retry::Resubscribe if last_retry != Some(Retry::Resubscribe) => {
+                    info!("subscription lost; subscribing again");
+                    Duration::ZERO
+                }
+                Retry::Fatal => {
+                    if last_retry != Some(Retry::Fatal) {
+                        warn!(error = %err, "camera refuses us; retrying in {FATAL_RETRY:?}");
+                    }
+                    FATAL_RETRY
+                }
+                _ => {
+                    let d = backoff.failed(Instant::now(), random_jitter());
+                    debug!("{err:#}; retry in {d:?}");
+                    d
+                }
+            };
+            last_retry = Some(retry);
+            if !delay.is_zero() {
+                tokio::select! {
+                    () = self.shutdown.cancelled() => break,
+                    () = sleep(delay) => {}
+                }
+            }
+        }
+        self.send(Update::Offline {
+            camera: self.config.id.clone(),
+            reason: "bridge stopping".into(),
+        })
+        .await;
+        info!("camera task stopped");
+    }
+
+    /// One connect-subscribe-pull cycle.
+    async fn session(
+        &self,
+        normaliser: &mut Normaliser,
+        backoff: &mut Backoff,
+        online: &mut Option<bool>,
+    ) -> End {
+        let setup = async {
+            let offset = self.client.sync_clock().await?;
+            self.report_drift(offset.as_millis()).await;
+            let info = self.client.device_information().await?;
+            let services = self.client.services().await?;
+            let events = services.events.ok_or_else(|| onvif::Error::NotSupported {
+                url: onvif::error::redact(self.client.device_url()),
+                action: "the event service (PullPoint)".into(),
+            })?;
+            let sub = self
+                .client
+                .create_pull_point(&events, self.config.subscription)
+                .await?;
+            Ok::<_, onvif::Error>((info, sub))
+        };
+        let (info, sub) = tokio::select! {
+            () = self.shutdown.cancelled() => return End::Shutdown,
+            r = setup => match r {
+                Ok(v) => v,
+                Err(e) => return End::Failed(e),
+            },
+        };
+        normaliser.set_model(info.model.as_deref());
+        backoff.succeeded(Instant::now());
+        if *online != Some(true) {
+            info!(model = info.model.as_deref().unwrap_or("?"), "camera online");
+            *online = Some(true);
+        }
+        self.send(Update::Online {
+            camera: self.config.id.clone(),
+            info,
+        })
+        .await;
+        let mut sub = sub;
+        let end = self.pull_loop(&mut sub, normaliser).await;
+        // Leave no subscription behind where the camera still answers.
+        let gone = matches!(&end, End::Failed(e) if e.retry() == Retry::Resubscribe);
+        if !gone {
+            let _ = tokio::time::timeout(UNSUBSCRIBE_DEADLINE, self.client.unsubscribe(&sub)).await;
+        }
+        end
+    }
+
+    /// Pulls and renews until an error or shutdown.
+    async fn pull_loop(&self, sub: &mut Subscription, normaliser: &mut Normaliser) -> End {
+        let mut closed_once = false;
+        loop {
+            if sub.renew_due(Instant::now()) {
+                let renewed = tokio::select! {
+                    () = self.shutdown.cancelled() => return End::Shutdown,
+                    r = self.client.renew(sub, self.config.subscription) => r,
+                };
+                match renewed {
+                    Ok(s) => {
+                        *sub = s;
+                        self.metrics.renewed(&self.config.id);
+                    }
+                    // Renew failed: the subscription is as good as gone; recreate it.
+                    Err(e) => {
+                        debug!("renew failed: {e:#}");
+                        return End::Failed(onvif::Error::SubscriptionLost {
+                            url: sub.address.to_string(),
+                            reason: format!("renew failed: {e}"),
+                        });
+                    }
+                }
+            }
+            let until_renew = sub.renew_at().saturating_duration_since(Instant::now());
+            let timeout = self
+                .config
+                .pull_timeout
+                .min(until_renew.max(Duration::from_secs(1)));
+            let started = Instant::now();
+            let result = tokio::select! {
+                r = self.pull_once(sub, timeout, normaliser) => r,
+                () = self.shutdown.cancelled() => return End::Shutdown,
+            };
+            match result {
+                Ok(0) if started.elapsed() < MIN_PULL_INTERVAL => {
+                    if self.idle(started + MIN_PULL_INTERVAL, normaliser).await {
+                        return End::Shutdown;
+                    }
+                }
+                Ok(_) => {}
+                // Cameras may close an idle long poll: normal once, an error if it repeats.
+                Err(onvif::Error::Transport { .. }) if !closed_once => {
+                    closed_once = true;
+                    continue;
+                }
+                Err(e) => return End::Failed(e),
+            }
+            closed_once = false;
+        }
+    }
+
+    /// One PullMessages, serving hold-expiry deadlines while it waits. Returns how many
+    /// notifications arrived.
+    async fn pull_once(
+        &self,
+        sub: &Subscription,
+        timeout: Duration,
+        normaliser: &mut Normaliser,
+    ) -> Result<usize, onvif::Error> {
+        let pull = self
+            .client
+            .pull(sub, timeout, self.config.message_limit);
+        tokio::pin!(pull);
+        loop {
+            let deadline = normaliser.next_deadline();
+            tokio::select! {
+                r = &mut pull => {
+                    let r = r?;
+                    let now = jiff::Timestamp::now();
+                    let at = Instant::now();
+                    for n in &r.notifications {
+                        for e in normaliser.handle(n, now, at) {
+                            self.publish(e).await;
+                        }
+                    }
+                    return Ok(r.notifications.len());
+                }
+                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    self.expire(normaliser).await;
+                }
+            }
+        }
+    }
+
+    /// Waits until `until`, serving deadlines; true if shutdown came first.
+    async fn idle(&self, until: Instant, normaliser: &mut Normaliser) -> bool {
+        loop {
+            let deadline = normaliser.next_deadline().filter(|d| *d < until);
+            tokio::select! {
+                () = self.shutdown.cancelled() => return true,
+                () = sleep_until(until) => return false,
+                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    self.expire(normaliser).await;
+                }
+            }
+        }
+    }
+
+    async fn expire(&self, normaliser: &mut Normaliser) {
+        for e in normaliser.expire(jiff::Timestamp::now(), Instant::now()) {
+            self.publish(e).await;
+        }
+    }
+
+    /// The event first, then (if configured) a snapshot request: a press never waits for a JPEG.
+    async fn publish(&self, event: Event) {
+        self.metrics.event(&event);
+        let wants_snapshot = event.trigger
+            && self.config.snapshot.enabled
+            && self.config.snapshot.on.contains(&event.kind);
+        let trigger = wants_snapshot.then(|| Trigger::Event {
+            kind: event.kind,
+            time: event.time,
+            camera_time: event.camera_time.clone(),
+            topic: event.topic.clone(),
+        });
+        self.send(Update::Event(event)).await;
+        if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {
+            // A full queue means a fetch is running and queued triggers will share it.
+            let _ = tx.try_send(t);
+        }
+    }
+
+    async fn report_drift(&self, offset_ms: i128) {
+        let offset_ms = i64::try_from(offset_ms).unwrap_or(i64::MAX);
+        self.metrics.drift(&self.config.id, offset_ms);
+        let threshold = self.config.drift_threshold.as_millis() as i64;
+        if offset_ms.abs() > threshold {
+            let dir = if offset_ms > 0 { "ahead of" } else { "behind" };
+            warn!(
+                "camera clock is {:.1} s {dir} ours; the bridge compensates, but enable NTP on the camera so its timestamps are right",
+                offset_ms.abs() as f64 / 1000.0
+            );
+        }
+        self.send(Update::ClockDrift {
+            camera: self.config.id.clone(),
+            offset_ms,
+        })
+        .await;
+    }
+
+    /// Sends to the MQTT side; the publisher drains continuously, so this waits only briefly.
+    /// A closed channel means the bridge is stopping: nothing to do.
+    async fn send(&self, update: Update) {
+        let _ = self.updates.send(update).await;
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}

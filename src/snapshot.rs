@@ -1,0 +1,357 @@
+//! Snapshots: one task per camera fetches JPEGs on triggers (events, the MQTT command, an
+//! interval, bursts after a ring), archives them and hands them to the MQTT side.
+//!
+//! At most one fetch per camera is in flight; triggers that arrive while it runs share its
+//! result. The snapshot URI comes from Media2, else Media, for the configured profile or the
+//! highest resolution, and is looked up again after a failed fetch. Only the camera's own host
+//! (or hosts the user allowed) may serve it.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::{Notify, mpsc};
+use tokio::time::{Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use url::Url;
+
+use crate::archive::{self, Archive, Meta};
+use crate::config::CameraConfig;
+use crate::event::{Kind, Snapshot, SnapshotReason, Update};
+use crate::metrics::Metrics;
+use crate::onvif::{self, Client, MediaService, MediaVersion, best_profile};
+
+/// How long one snapshot download may take.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Triggers waiting for the running fetch; more than this share it anyway.
+pub const TRIGGER_QUEUE: usize = 8;
+
+/// Why a snapshot is wanted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Trigger {
+    /// An event started.
+    Event {
+        /// Its kind.
+        kind: Kind,
+        /// Its receive time (identifies it).
+        time: jiff::Timestamp,
+        /// Its camera time as sent.
+        camera_time: Option<String>,
+        /// Its topic.
+        topic: String,
+    },
+    /// The MQTT command or the Home Assistant button.
+    Demand,
+    /// The periodic timer.
+    Interval,
+}
+
+/// Why a snapshot could not be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An ONVIF or HTTP problem.
+    #[error(transparent)]
+    Onvif(#[from] onvif::Error),
+    /// The camera has no media service or profile.
+    #[error("the camera offers no media profile to take snapshots from")]
+    NoMedia,
+    /// The reply was not a JPEG.
+    #[error("{url}: the reply is not a JPEG (it starts with {start}); check the snapshot profile")]
+    NotJpeg {
+        /// The snapshot URL, without credentials.
+        url: String,
+        /// The first bytes, in hex.
+        start: String,
+    },
+    /// The snapshot URI points at a host that is not the camera's.
+    #[error(
+        "the snapshot URI's host {host} is not the camera's; add it to snapshot.allowed_hosts if that is expected"
+    )]
+    HostNotAllowed {
+        /// The host.
+        host: String,
+    },
+}
+
+/// Whether `bytes` starts like a JPEG (SOI marker followed by another marker).
+pub fn is_jpeg(bytes: &[u8]) -> bool {
+    bytes.len() >= 4 && bytes[0] == 0xFF && bytes[1] == 0xD8 && bytes[2] == 0xFF
+}
+
+/// Whether `uri` may be fetched for a camera at `camera`: same host, or an allowed one.
+pub fn host_allowed(uri: &Url, camera: &Url, allowed: &[String]) -> bool {
+    match uri.host_str() {
+        Some(h) => {
+            camera.host_str() == Some(h) || allowed.iter().any(|a| a.eq_ignore_ascii_case(h))
+        }
+        None => false,
+    }
+}
+
+/// A camera's snapshot task.
+pub struct SnapshotTask {
+    config: Arc<CameraConfig>,
+    client: Client,
+    archive: Option<Archive>,
+    sweep: Arc<Notify>,
+    updates: mpsc::Sender<Update>,
+    metrics: Metrics,
+    uri: Option<Url>,
+    failing: bool,
+}
+
+impl SnapshotTask {
+    /// A task for `config`; `archive` is `None` when nothing is to be stored.
+    pub fn new(
+        config: Arc<CameraConfig>,
+        client: Client,
+        archive: Option<Archive>,
+        sweep: Arc<Notify>,
+        updates: mpsc::Sender<Update>,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            config,
+            client,
+            archive,
+            sweep,
+            updates,
+            metrics,
+            uri: None,
+            failing: false,
+        }
+    }
+
+    /// Serves triggers until shutdown or until every trigger sender is gone.
+    pub async fn run(mut self, mut triggers: mpsc::Receiver<Trigger>, shutdown: CancellationToken) {
+        let mut interval = self.config.snapshot.interval.map(|d| {
+            let mut i = tokio::time::interval_at(Instant::now() + d, d);
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            i
+        });
+        let mut bursts: VecDeque<(Instant, Trigger)> = VecDeque::new();
+        loop {
+            let next_burst = bursts.front().map(|(at, _)| *at);
+            let trigger = tokio::select! {
+                () = shutdown.cancelled() => break,
+                t = triggers.recv() => match t {
+                    Some(t) => t,
+                    None => break,
+                },
+                _ = async { interval.as_mut().expect("guarded").tick().await }, if interval.is_some() => Trigger::Interval,
+                () = sleep_until(next_burst.unwrap_or_else(Instant::now)), if next_burst.is_some() => {
+                    bursts.pop_front().expect("guarded").1
+                }
+            };
+            let mut shared = vec![trigger];
+            let result = tokio::select! {
+                () = shutdown.cancelled() => break,
+                r = self.fetch() => r,
+            };
+            // Triggers that came in while we fetched share this picture.
+            while let Ok(t) = triggers.try_recv() {
+                shared.push(t);
+            }
+            for t in &shared {
+                self.schedule_burst(t, &mut bursts);
+            }
+            self.deliver(result, shared.swap_remove(0)).await;
+        }
+        debug!("snapshot task stopped");
+    }
+
+    fn schedule_burst(&self, t: &Trigger, bursts: &mut VecDeque<(Instant, Trigger)>) {
+        let cfg = &self.config.snapshot;
+        if !matches!(t, Trigger::Event { kind: Kind::Ring, .. }) || cfg.burst == 0 {
+            return;
+        }
+        let start = Instant::now();
+        for n in 1..=cfg.burst {
+            bursts.push_back((start + cfg.burst_interval * n, t.clone()));
+        }
+    }
+
+    /// Fetches one JPEG, looking the URI up when needed (and again after a failure).
+    pub async fn fetch(&mut self) -> Result<Bytes, Error> {
+        let uri = match &self.uri {
+            Some(u) => u.clone(),
+            None => {
+                let u = self.lookup().await?;
+                self.uri = Some(u.clone());
+                u
+            }
+        };
+        let cfg = &self.config.snapshot;
+        let result = self
+            .client
+            .fetch(&uri, cfg.max_size, SNAPSHOT_TIMEOUT)
+            .await
+            .map_err(Error::from)
+            .and_then(|b| {
+                if is_jpeg(&b) {
+                    Ok(b)
+                } else {
+                    Err(Error::NotJpeg {
+                        url: onvif::error::redact(&uri),
+                        start: b.iter().take(8).map(|x| format!("{x:02x}")).collect(),
+                    })
+                }
+            });
+        if result.is_err() {
+            self.uri = None;
+        }
+        result
+    }
+
+    /// Finds the snapshot URI: Media2 first, else Media; the configured or the best profile.
+    async fn lookup(&self) -> Result<Url, Error> {
+        let services = self.client.services().await?;
+        let candidates = [
+            services.media2.map(|url| MediaService {
+                url,
+                version: MediaVersion::V2,
+            }),
+            services.media.map(|url| MediaService {
+                url,
+                version: MediaVersion::V1,
+            }),
+        ];
+        let mut last = Error::NoMedia;
+        for media in candidates.into_iter().flatten() {
+            match self.uri_from(&media).await {
+                Ok(u) => return Ok(u),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    async fn uri_from(&self, media: &MediaService) -> Result<Url, Error> {
+        let profiles = self.client.profiles(media).await?;
+        let token = match &self.config.snapshot.profile {
+            Some(p) => p.clone(),
+            None => best_profile(&profiles).ok_or(Error::NoMedia)?.token.clone(),
+        };
+        let uri = self.client.snapshot_uri(media, &token).await?;
+        if !host_allowed(&uri, self.client.device_url(), &self.config.snapshot.allowed_hosts) {
+            return Err(Error::HostNotAllowed {
+                host: uri.host_str().unwrap_or("").to_owned(),
+            });
+        }
+        Ok(uri)
+    }
+
+    /// Archives and publishes a fetched JPEG, or logs the failure (once per failing streak).
+    async fn deliver(&mut self, result: Result<Bytes, Error>, trigger: Trigger) {
+        let jpeg = match result {
+            Ok(j) => j,
+            Err(e) => {
+                self.metrics.snapshot(&self.config.id, false);
+                if self.failing {
+                    debug!("snapshot failed again: {e}");
+                } else {
+                    warn!("snapshot failed: {e}");
+                    self.failing = true;
+                }
+                return;
+            }
+        };
+        if std::mem::take(&mut self.failing) {
+            info!("snapshots work again");
+        }
+        self.metrics.snapshot(&self.config.id, true);
+        let taken = jiff::Timestamp::now();
+        let archived = self.store(&jpeg, &trigger, taken).await;
+        let reason = match trigger {
+            Trigger::Event { kind, time, .. } => SnapshotReason::Event { kind, time },
+            Trigger::Demand => SnapshotReason::Demand,
+            Trigger::Interval => SnapshotReason::Interval,
+        };
+        let _ = self
+            .updates
+            .send(Update::Snapshot(Snapshot {
+                camera: self.config.id.clone(),
+                jpeg,
+                taken,
+                reason,
+                archived,
+            }))
+            .await;
+    }
+
+    /// Writes to the archive off the async threads. A failure is logged (with its hint) and
+    /// the snapshot still goes to MQTT; the next write tries again.
+    async fn store(
+        &self,
+        jpeg: &Bytes,
+        trigger: &Trigger,
+        taken: jiff::Timestamp,
+    ) -> Option<std::path::PathBuf> {
+        let archive = self.archive.clone()?;
+        let (camera, jpeg, trigger) = (self.config.id.clone(), jpeg.clone(), trigger.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            let (kind, event_time, camera_time, topic) = match &trigger {
+                Trigger::Event {
+                    kind,
+                    time,
+                    camera_time,
+                    topic,
+                } => (*kind, *time, camera_time.as_deref(), Some(topic.as_str())),
+                Trigger::Demand | Trigger::Interval => (Kind::Other, taken, None, None),
+            };
+            let meta = Meta {
+                camera: &camera,
+                kind,
+                event_time,
+                camera_time,
+                topic,
+                taken,
+            };
+            archive.store(&jpeg, &meta)
+        })
+        .await;
+        match result {
+            Ok(Ok((path, over))) => {
+                if over {
+                    self.sweep.notify_one();
+                }
+                Some(path)
+            }
+            Ok(Err(e @ archive::Error::DiskFull { .. }))
+            | Ok(Err(e @ archive::Error::PermissionDenied { .. }))
+            | Ok(Err(e @ archive::Error::Io { .. })) => {
+                warn!("snapshot not archived: {e}");
+                None
+            }
+            Err(e) => {
+                warn!("snapshot not archived: the writer task failed: {e}");
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jpeg_magic() {
+        assert!(is_jpeg(b"\xff\xd8\xff\xe0rest"));
+        assert!(!is_jpeg(b"<html>"));
+        assert!(!is_jpeg(b"\xff\xd8"));
+        assert!(!is_jpeg(b""));
+    }
+
+    #[test]
+    fn only_the_cameras_host_or_allowed_ones() {
+        let cam: Url = "http://192.168.1.20/onvif/device_service".parse().unwrap();
+        let same: Url = "http://192.168.1.20:8080/snap.jpg".parse().unwrap();
+        let other: Url = "http://10.9.9.9/snap.jpg".parse().unwrap();
+        assert!(host_allowed(&same, &cam, &[]));
+        assert!(!host_allowed(&other, &cam, &[]));
+        assert!(host_allowed(&other, &cam, &["10.9.9.9".into()]));
+    }
+}
