@@ -27,4 +27,5 @@ pub mod config;
 pub mod event;
 pub mod onvif;
 pub mod secret;
+pub mod sim;
 pub mod units;
