@@ -4,8 +4,10 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -30,7 +32,17 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/onvif/subscription/{id}", post(subscription))
         .route(SNAPSHOT_PATH, get(snapshot))
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
+        .layer(middleware::from_fn_with_state(
+            shared.clone(),
+            count_request,
+        ))
         .with_state(shared)
+}
+
+/// Counts every request, including those no route takes (404, 405, 413).
+async fn count_request(State(s): Shr, request: Request, next: Next) -> Response {
+    s.count_request();
+    next.run(request).await
 }
 
 type Shr = State<Arc<Shared>>;
@@ -67,7 +79,7 @@ async fn snapshot(State(s): Shr, uri: Uri, headers: HeaderMap) -> Response {
     if let Some(response) = apply(&fault).await {
         return response;
     }
-    if let Err(challenge) = check_http_digest(&s, &Method::GET, &uri, &headers) {
+    if let Some(challenge) = digest_challenge(&s, &Method::GET, &uri, &headers) {
         return challenge;
     }
     s.lock().stats.snapshots += 1;
@@ -107,14 +119,15 @@ pub async fn apply(fault: &Fault) -> Option<Response> {
     }
 }
 
-/// Checks `Authorization: Digest`; `Err` is the 401 challenge to answer with. A request with
-/// no credentials is a normal first round trip; wrong credentials count as auth failures.
-pub fn check_http_digest(
+/// Checks `Authorization: Digest`; `Some` is the 401 challenge to answer with instead. A
+/// request with no credentials is a normal first round trip; wrong credentials count as auth
+/// failures.
+pub fn digest_challenge(
     shared: &Shared,
     method: &Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<(), Response> {
+) -> Option<Response> {
     let target = uri.path_and_query().map_or(uri.path(), |p| p.as_str());
     let credentials = headers
         .get(header::AUTHORIZATION)
@@ -131,7 +144,7 @@ pub fn check_http_digest(
             &options.password,
         );
         match checked {
-            Ok(()) if shared.knows_nonce(&c.nonce) => return Ok(()),
+            Ok(()) if shared.knows_nonce(&c.nonce) => return None,
             // Right password, nonce from before a reboot: tell the client to retry.
             Ok(()) => stale = true,
             Err(err) => {
@@ -147,7 +160,7 @@ pub fn check_http_digest(
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, value);
     }
-    Err(response)
+    Some(response)
 }
 
 /// `http://host:port` as the client addressed us (the Host header), for URLs in answers.

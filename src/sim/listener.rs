@@ -4,7 +4,8 @@
 //! connection. While offline the port is held by a bound, non-listening `SO_REUSEPORT` socket
 //! (a connect to it is refused) so that nobody else takes the port and coming back re-binds the
 //! same one. If that reservation cannot be made, the listener stays open and every connection
-//! is accepted and closed at once instead.
+//! is accepted and closed at once instead. The handle switches the sockets synchronously
+//! ([`set_offline`]); the accept loop follows.
 
 use std::future::Future;
 use std::io;
@@ -37,11 +38,11 @@ fn socket(addr: SocketAddr) -> io::Result<Socket> {
 }
 
 /// Binds and listens on `addr` (with `SO_REUSEPORT`, so a reservation can share it).
-pub fn bind(addr: SocketAddr) -> io::Result<TcpListener> {
+pub fn bind(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
     let socket = socket(addr)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 /// Binds `addr` without listening: holds the port while refusing connections.
@@ -51,47 +52,93 @@ fn reserve(addr: SocketAddr) -> io::Result<Socket> {
     Ok(socket)
 }
 
+/// The listening sockets, shared by [`set_offline`] (synchronous, called by the handle) and
+/// the accept loop, so that the port state is right when `set_fault` returns.
+#[derive(Default)]
+pub struct Ports {
+    /// The Offline fault is on.
+    pub offline: bool,
+    /// The accept loop holds an open listener.
+    listening: bool,
+    /// Holds the port while offline.
+    reservation: Option<Socket>,
+    /// A listener bound for the accept loop to take.
+    fresh: Option<std::net::TcpListener>,
+}
+
+impl Ports {
+    /// Ports whose first listener is `listener`.
+    pub fn new(listener: std::net::TcpListener) -> Self {
+        Ports {
+            fresh: Some(listener),
+            ..Ports::default()
+        }
+    }
+}
+
+/// Switches Offline on or off. Off binds the listener before returning, so a connection made
+/// right after is accepted (it waits in the backlog until the accept loop runs).
+pub fn set_offline(shared: &Shared, offline: bool) {
+    let addr = shared.addr;
+    let mut ports = shared.ports();
+    ports.offline = offline;
+    if offline {
+        if ports.reservation.is_none() {
+            match reserve(addr) {
+                Ok(socket) => ports.reservation = Some(socket),
+                Err(err) => tracing::warn!(
+                    "sim: cannot reserve {addr} while offline ({err}); accepting and closing instead"
+                ),
+            }
+        }
+        if ports.reservation.is_some() {
+            ports.fresh = None;
+        }
+    } else {
+        if !ports.listening && ports.fresh.is_none() {
+            match bind(addr) {
+                Ok(listener) => ports.fresh = Some(listener),
+                Err(err) => tracing::warn!("sim: cannot re-bind {addr}: {err}; retrying"),
+            }
+        }
+        ports.reservation = None;
+    }
+    drop(ports);
+    shared.ports_changed.notify_one();
+    if offline {
+        shared.close_connections();
+    }
+}
+
 /// The listener handed to `axum::serve`.
 pub struct SimListener {
     shared: Arc<Shared>,
     listener: Option<TcpListener>,
-    reservation: Option<Socket>,
 }
 
 impl SimListener {
-    /// Wraps a bound listener.
-    pub fn new(shared: Arc<Shared>, listener: TcpListener) -> Self {
+    /// The accept loop's listener; it takes its socket from the shared [`Ports`].
+    pub fn new(shared: Arc<Shared>) -> Self {
         SimListener {
             shared,
-            listener: Some(listener),
-            reservation: None,
+            listener: None,
         }
     }
 
-    /// Offline: swap the listener for a reservation, or keep it (accept-and-close) if the
-    /// reservation fails.
-    fn go_offline(&mut self) {
-        if self.listener.is_some() && self.reservation.is_none() {
-            match reserve(self.shared.addr) {
-                Ok(socket) => {
-                    self.reservation = Some(socket);
-                    self.listener = None;
-                }
-                Err(err) => tracing::warn!(
-                    "sim: cannot reserve {} while offline ({err}); accepting and closing instead",
-                    self.shared.addr
-                ),
-            }
+    /// Brings the own listener in line with the shared state; returns whether it is offline.
+    fn sync(&mut self) -> io::Result<bool> {
+        let shared = self.shared.clone();
+        let mut ports = shared.ports();
+        if ports.offline && ports.reservation.is_some() {
+            self.listener = None;
+        } else if let Some(fresh) = ports.fresh.take() {
+            // Online, or offline without a reservation (then accepted connections are closed).
+            self.listener = Some(TcpListener::from_std(fresh)?);
+        } else if self.listener.is_none() && !ports.offline {
+            self.listener = Some(TcpListener::from_std(bind(shared.addr)?)?);
         }
-    }
-
-    /// Online: re-bind if the listener was closed.
-    fn go_online(&mut self) -> io::Result<()> {
-        if self.listener.is_none() {
-            self.listener = Some(bind(self.shared.addr)?);
-        }
-        self.reservation = None;
-        Ok(())
+        ports.listening = self.listener.is_some();
+        Ok(ports.offline)
     }
 }
 
@@ -100,32 +147,37 @@ impl Listener for SimListener {
     type Addr = SocketAddr;
 
     async fn accept(&mut self) -> (SimStream, SocketAddr) {
-        let mut offline = self.shared.offline.subscribe();
+        let shared = self.shared.clone();
         loop {
-            let is_offline = *offline.borrow_and_update();
-            if is_offline {
-                self.go_offline();
-            } else if let Err(err) = self.go_online() {
-                tracing::warn!("sim: cannot re-bind {}: {err}; retrying", self.shared.addr);
+            let changed = shared.ports_changed.notified();
+            if let Err(err) = self.sync() {
+                tracing::warn!("sim: cannot listen on {}: {err}; retrying", shared.addr);
                 tokio::time::sleep(RETRY_DELAY).await;
                 continue;
             }
             let Some(listener) = &self.listener else {
                 // Offline with the port reserved: nothing to accept until the fault changes.
-                let _ = offline.changed().await;
+                changed.await;
                 continue;
             };
             tokio::select! {
                 accepted = listener.accept() => match accepted {
-                    // Offline fallback: accepted only to be closed (dropped) at once.
-                    Ok(_) if is_offline => {}
-                    Ok((stream, peer)) => return (SimStream::new(stream, &self.shared), peer),
+                    Ok((stream, peer)) => {
+                        // Take the connection token before re-reading the flag: `set_offline`
+                        // sets the flag before it closes connections, so a connection racing
+                        // a switch to Offline is either dropped here or closed with the rest.
+                        let stream = SimStream::new(stream, &shared);
+                        if !shared.ports().offline {
+                            return (stream, peer);
+                        }
+                        // Offline (fallback or race): dropped, so closed at once.
+                    }
                     Err(err) => {
                         tracing::debug!("sim: accept failed: {err}");
                         tokio::time::sleep(RETRY_DELAY).await;
                     }
                 },
-                _ = offline.changed() => {}
+                _ = changed => {}
             }
         }
     }

@@ -120,7 +120,7 @@ pub enum Fault {
 /// Counters, read with [`SimDoorbell::stats`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SimStats {
-    /// Every HTTP request that reached a handler (SOAP and snapshot).
+    /// Every HTTP request received, whatever its path (none while Offline).
     pub requests: u64,
     /// Requests per action: the SOAP operation's local name (`PullMessages`), `snapshot`, or
     /// `(invalid)` for a body that is not a SOAP envelope.
@@ -174,10 +174,10 @@ impl SimDoorbell {
     pub async fn start_on(addr: SocketAddr, options: SimOptions) -> std::io::Result<SimDoorbell> {
         let listener = listener::bind(addr)?;
         let addr = listener.local_addr()?;
-        let shared = Shared::new(options, addr);
+        let shared = Shared::new(options, addr, listener::Ports::new(listener));
         let stop = CancellationToken::new();
         let server = axum::serve(
-            listener::SimListener::new(shared.clone(), listener),
+            listener::SimListener::new(shared.clone()),
             http::router(shared.clone()),
         )
         .with_graceful_shutdown(stop.clone().cancelled_owned());
@@ -243,10 +243,7 @@ impl SimDoorbell {
     pub fn set_fault(&self, fault: Fault) {
         let offline = fault == Fault::Offline;
         self.shared.lock().fault = fault;
-        self.shared.offline.send_replace(offline);
-        if offline {
-            self.shared.close_connections();
-        }
+        listener::set_offline(&self.shared, offline);
     }
 
     /// Drops every subscription (as a camera that lost them); pollers get the unknown fault.
@@ -295,19 +292,34 @@ impl SimDoorbell {
         tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
+    /// Resolves `true` once at least `count` requests for `action` (as in
+    /// [`SimStats::by_action`]) have arrived, `false` after `timeout`. Lets a test act while a
+    /// long poll is held, without sleeping.
+    pub async fn wait_for_requests(&self, action: &str, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.requested.notified();
+                if self.shared.lock().stats.action(action) >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
     /// Stops the server: no new connections, open ones closed, the task awaited (at most
     /// [`SHUTDOWN_TIMEOUT`]).
     pub async fn shutdown(self) {
         self.stop.cancel();
         self.shared.close_connections();
         let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(mut task) = task {
-            if tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut task)
+        if let Some(mut task) = task
+            && tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut task)
                 .await
                 .is_err()
-            {
-                task.abort();
-            }
+        {
+            task.abort();
         }
     }
 }

@@ -6,7 +6,7 @@ use axum::response::Response;
 use quick_xml::escape::escape;
 
 use super::auth;
-use super::http::{apply, base_url, check_http_digest};
+use super::http::{apply, base_url, digest_challenge};
 use super::soap::{self, Code, Envelope, Fault, TDS, TEV, TR2, TRT, Version, WSNT};
 use super::state::Shared;
 use super::{Fault as Injected, device, events, media, messages};
@@ -55,10 +55,10 @@ pub async fn handle(
     // clock with it before they can make a valid UsernameToken.
     let pre_auth = env.namespace == TDS && env.operation == "GetSystemDateAndTime";
     if !pre_auth {
-        if shared.options.http_digest {
-            if let Err(challenge) = check_http_digest(shared, &Method::POST, uri, headers) {
-                return challenge;
-            }
+        if shared.options.http_digest
+            && let Some(challenge) = digest_challenge(shared, &Method::POST, uri, headers)
+        {
+            return challenge;
         }
         if shared.options.wsse {
             let now = shared.now();

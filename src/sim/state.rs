@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use jiff::{SignedDuration, Timestamp};
-use tokio::sync::{Notify, watch};
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::events::Subscription;
+use super::listener::Ports;
 use super::{Fault, SimOptions, SimStats};
 
 /// How many HTTP Digest nonces are remembered (oldest forgotten first).
@@ -27,8 +28,12 @@ pub struct Shared {
     inner: Mutex<Inner>,
     /// Woken whenever a subscription is created.
     pub subscribed: Notify,
-    /// True while the fault is [`Fault::Offline`]; the listener follows it.
-    pub offline: watch::Sender<bool>,
+    /// Woken whenever a request is counted.
+    pub requested: Notify,
+    /// The listening sockets and the Offline flag.
+    ports: Mutex<Ports>,
+    /// Wakes the accept loop when `ports` changed.
+    pub ports_changed: Notify,
     /// Cancelled to close every open connection; replaced by a fresh token each time.
     connections: Mutex<CancellationToken>,
 }
@@ -56,8 +61,8 @@ pub struct Inner {
 }
 
 impl Shared {
-    /// Fresh state for `options` listening on `addr`.
-    pub fn new(options: SimOptions, addr: SocketAddr) -> Arc<Self> {
+    /// Fresh state for `options`, serving from `ports` on `addr`.
+    pub fn new(options: SimOptions, addr: SocketAddr, ports: Ports) -> Arc<Self> {
         let inner = Inner {
             clock_offset: options.clock_offset,
             ntp: options.clock_offset.is_zero(),
@@ -74,7 +79,9 @@ impl Shared {
             addr,
             inner: Mutex::new(inner),
             subscribed: Notify::new(),
-            offline: watch::Sender::new(false),
+            requested: Notify::new(),
+            ports: Mutex::new(ports),
+            ports_changed: Notify::new(),
             connections: Mutex::new(CancellationToken::new()),
         })
     }
@@ -82,6 +89,13 @@ impl Shared {
     /// Locks the state. A poisoned lock (a panic elsewhere) still holds consistent counters.
     pub fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Locks the socket state.
+    pub fn ports(&self) -> MutexGuard<'_, Ports> {
+        self.ports
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -107,12 +121,19 @@ impl Shared {
         *token = CancellationToken::new();
     }
 
+    /// Counts one HTTP request, whatever its path or method.
+    pub fn count_request(&self) {
+        self.lock().stats.requests += 1;
+    }
+
     /// Counts one request for `action`; returns the fault to apply.
     pub fn count(&self, action: &str) -> Fault {
         let mut inner = self.lock();
-        inner.stats.requests += 1;
         *inner.stats.by_action.entry(action.to_string()).or_default() += 1;
-        inner.fault.clone()
+        let fault = inner.fault.clone();
+        drop(inner);
+        self.requested.notify_waiters();
+        fault
     }
 
     /// Counts one rejected credential.
