@@ -167,6 +167,12 @@ fn lifetime(reply: &Reply, current: (&str, &str), termination: (&str, &str)) -> 
     time(termination).duration_since(time(current))
 }
 
+#[test]
+fn the_handle_can_be_shared_between_tasks() {
+    fn shareable<T: Clone + Send + Sync + 'static>() {}
+    shareable::<SimDoorbell>();
+}
+
 async fn start(options: SimOptions) -> SimDoorbell {
     SimDoorbell::start(options).await.expect("sim starts")
 }
@@ -401,7 +407,12 @@ async fn offline_refuses_connections_and_comes_back_on_the_same_port() {
     assert_eq!(sim.stats().requests, before);
     sim.set_fault(Fault::None);
     assert_eq!(call(&c, &device, "", body).await.status, 200);
+    let addr = sim.addr();
     sim.shutdown().await;
+    assert!(
+        tokio::net::TcpStream::connect(addr).await.is_err(),
+        "shut down, port closed"
+    );
 }
 
 #[tokio::test]
@@ -541,6 +552,167 @@ async fn soap_11_requests_get_soap_11_answers() {
     assert_eq!(
         doc.root_element().tag_name().namespace(),
         Some("http://schemas.xmlsoap.org/soap/envelope/")
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn lost_subscriptions_are_unknown_and_a_reboot_resets_the_clock() {
+    let sim = start(SimOptions::default()).await;
+    let c = client();
+    let (address, _) = subscribe(&c, &sim, "PT60S").await;
+    pull(&c, &address, "PT0S").await;
+    let polls = sim.stats().action("PullMessages");
+    let held = tokio::spawn({
+        let c = c.clone();
+        async move { pull(&c, &address, "PT60S").await }
+    });
+    assert!(sim.wait_for_requests("PullMessages", polls + 1, WAIT).await);
+    sim.drop_subscriptions();
+    // The held poll answers at once (well before the client's 10 s timeout).
+    let reply = held.await.expect("poll task");
+    assert!(
+        reply.has_subcode(WSRF_R, "ResourceUnknownFault"),
+        "{}",
+        reply.text
+    );
+
+    let (address, _) = subscribe(&c, &sim, "PT60S").await;
+    sim.reboot();
+    let c = client();
+    // Our clock is now far from the device's: a fresh UsernameToken is refused ...
+    let reply = pull(&c, &address, "PT0S").await;
+    assert!(reply.has_subcode(TER, "NotAuthorized"), "{}", reply.text);
+    // ... one on the device clock is accepted, and the subscription is gone.
+    let device_now = Timestamp::constant(946_684_800, 0);
+    let header = security("admin", "password", device_now);
+    let body = "<tev:PullMessages><tev:Timeout>PT0S</tev:Timeout><tev:MessageLimit>9</tev:MessageLimit></tev:PullMessages>";
+    let reply = call(&c, &address, &header, body).await;
+    assert!(
+        reply.has_subcode(WSRF_R, "ResourceUnknownFault"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(sim.stats().live_subscriptions, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn pull_points_are_limited() {
+    let sim = start(SimOptions::default()).await;
+    let c = client();
+    let body = "<tev:GetServiceCapabilities/>";
+    let reply = call(&c, &url(&sim, "/onvif/event_service"), &admin(), body).await;
+    let doc = roxmltree::Document::parse(&reply.text).expect("XML");
+    let caps = doc
+        .descendants()
+        .find(|n| n.has_tag_name((TEV, "Capabilities")))
+        .expect("caps");
+    let max: usize = caps
+        .attribute("MaxPullPoints")
+        .and_then(|m| m.parse().ok())
+        .expect("max");
+    assert!(max > 0);
+    for _ in 0..max {
+        subscribe(&c, &sim, "PT60S").await;
+    }
+    let create = "<tev:CreatePullPointSubscription/>";
+    let reply = call(&c, &url(&sim, "/onvif/event_service"), &admin(), create).await;
+    assert_eq!(reply.status, 500, "{}", reply.text);
+    assert!(
+        reply.has_subcode(WSNT, "SubscribeCreationFailedFault"),
+        "{}",
+        reply.text
+    );
+    assert_eq!(sim.stats().live_subscriptions, max);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn canned_answers_are_well_formed() {
+    let sim = start(SimOptions::default()).await;
+    let c = client();
+    let base = format!("http://{}", sim.addr());
+    let snapshot = format!("{base}/snapshot.jpg");
+    let events = format!("{base}/onvif/event_service");
+    let trt = r#"xmlns:trt="http://www.onvif.org/ver10/media/wsdl""#;
+    let tr2 = r#"xmlns:tr2="http://www.onvif.org/ver20/media/wsdl""#;
+    let media_get = format!(
+        r#"<trt:GetSnapshotUri {trt}><trt:ProfileToken>Profile_000</trt:ProfileToken></trt:GetSnapshotUri>"#
+    );
+    let media2_get = format!(
+        r#"<tr2:GetSnapshotUri {tr2}><tr2:ProfileToken>Profile_001</tr2:ProfileToken></tr2:GetSnapshotUri>"#
+    );
+    let media_profiles = format!("<trt:GetProfiles {trt}/>");
+    let media2_profiles = format!("<tr2:GetProfiles {tr2}/>");
+    let cases: Vec<(&str, &str, (&str, &str), &str)> = vec![
+        (
+            "/onvif/device_service",
+            "<tds:GetServices><tds:IncludeCapability>true</tds:IncludeCapability></tds:GetServices>",
+            (TDS, "XAddr"),
+            &events,
+        ),
+        (
+            "/onvif/device_service",
+            "<tds:GetCapabilities/>",
+            (TT, "XAddr"),
+            "",
+        ),
+        (
+            "/onvif/device_service",
+            "<tds:GetNetworkInterfaces/>",
+            (TT, "HwAddress"),
+            "02:00:5e:10:00:01",
+        ),
+        (
+            "/onvif/media_service",
+            &media_profiles,
+            (TT, "Width"),
+            "2560",
+        ),
+        (
+            "/onvif/media2_service",
+            &media2_profiles,
+            (TT, "Width"),
+            "2560",
+        ),
+        ("/onvif/media_service", &media_get, (TT, "Uri"), &snapshot),
+        (
+            "/onvif/media2_service",
+            &media2_get,
+            ("http://www.onvif.org/ver20/media/wsdl", "Uri"),
+            &snapshot,
+        ),
+        (
+            "/onvif/event_service",
+            "<tev:GetEventProperties/>",
+            (TEV, "MessageContentFilterDialect"),
+            "http://www.onvif.org/ver10/tev/messageContentFilter/ItemFilter",
+        ),
+    ];
+    assert!(!cases.is_empty());
+    for (path, body, (ns, name), expected) in cases {
+        let reply = call(&c, &url(&sim, path), &admin(), body).await;
+        assert_eq!(reply.status, 200, "{body}: {}", reply.text);
+        let texts = reply.texts(ns, name);
+        assert!(!texts.is_empty(), "{body}: no {name} in {}", reply.text);
+        assert!(
+            expected.is_empty() || texts.iter().any(|t| t == expected),
+            "{body}: {texts:?}"
+        );
+    }
+    // Operations only answer at their own service.
+    let reply = call(
+        &c,
+        &url(&sim, "/onvif/media_service"),
+        &admin(),
+        "<tds:GetDeviceInformation/>",
+    )
+    .await;
+    assert!(
+        reply.has_subcode(TER, "ActionNotSupported"),
+        "{}",
+        reply.text
     );
     sim.shutdown().await;
 }

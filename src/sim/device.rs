@@ -137,40 +137,40 @@ fn capabilities(base: &str) -> String {
 }
 
 fn services(base: &str, with_capabilities: bool) -> String {
+    // (namespace, path, minor version, has capabilities); all version 2.x.
     let rows = [
         (
             "http://www.onvif.org/ver10/device/wsdl",
             "device_service",
-            2,
             40,
-            "",
+            false,
         ),
         (
             "http://www.onvif.org/ver10/events/wsdl",
             "event_service",
-            2,
             60,
-            r#"<tev:Capabilities WSSubscriptionPolicySupport="false" WSPullPointSupport="true" WSPausableSubscriptionManagerInterfaceSupport="false" MaxNotificationProducers="0" MaxPullPoints="8"/>"#,
+            true,
         ),
         (
             "http://www.onvif.org/ver10/media/wsdl",
             "media_service",
-            2,
             60,
-            "",
+            false,
         ),
         (
             "http://www.onvif.org/ver20/media/wsdl",
             "media2_service",
-            2,
             60,
-            "",
+            false,
         ),
     ];
     let mut out = String::from("<tds:GetServicesResponse>");
-    for (namespace, path, major, minor, caps) in rows {
-        let caps = if with_capabilities && !caps.is_empty() {
-            format!("<tds:Capabilities>{caps}</tds:Capabilities>")
+    for (namespace, path, minor, caps) in rows {
+        let caps = if with_capabilities && caps {
+            format!(
+                "<tds:Capabilities>{}</tds:Capabilities>",
+                events::capabilities()
+            )
         } else {
             String::new()
         };
@@ -179,7 +179,7 @@ fn services(base: &str, with_capabilities: bool) -> String {
                 "<tds:Service><tds:Namespace>{}</tds:Namespace><tds:XAddr>{}/onvif/{}</tds:XAddr>{}",
                 "<tds:Version><tt:Major>{}</tt:Major><tt:Minor>{}</tt:Minor></tds:Version></tds:Service>"
             ),
-            namespace, base, path, caps, major, minor
+            namespace, base, path, caps, 2, minor
         ));
     }
     out.push_str("</tds:GetServicesResponse>");

@@ -25,6 +25,9 @@ pub const MAX_PULL_TIMEOUT: Duration = Duration::from_secs(300);
 pub const DEFAULT_TERMINATION: Duration = Duration::from_secs(60);
 /// The longest subscription lifetime granted.
 pub const MAX_TERMINATION: Duration = Duration::from_secs(3600);
+/// Live subscriptions allowed at once (advertised as `MaxPullPoints`); a camera has a small
+/// fixed number, so a client that leaks subscriptions finds out.
+pub const MAX_SUBSCRIPTIONS: usize = 10;
 /// Messages returned per PullMessages when MessageLimit is missing.
 pub const DEFAULT_MESSAGE_LIMIT: usize = 100;
 
@@ -65,6 +68,18 @@ fn invalid(what: &str, text: &str, hint: &str) -> Fault {
         Code::Sender,
         &["ter:InvalidArgVal"],
         format!("invalid {what} {text:?}; send {hint}"),
+    )
+}
+
+/// The event service's capabilities element.
+pub fn capabilities() -> String {
+    format!(
+        concat!(
+            r#"<tev:Capabilities WSSubscriptionPolicySupport="false" WSPullPointSupport="true""#,
+            r#" WSPausableSubscriptionManagerInterfaceSupport="false" MaxNotificationProducers="0""#,
+            r#" MaxPullPoints="{}"/>"#
+        ),
+        MAX_SUBSCRIPTIONS
     )
 }
 
@@ -149,6 +164,15 @@ pub fn create(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fau
         "wsnt:UnacceptableInitialTerminationTimeFault",
     )?;
     sweep(&mut inner);
+    if inner.subscriptions.len() >= MAX_SUBSCRIPTIONS {
+        return Err(Fault::new(
+            Code::Receiver,
+            &["wsnt:SubscribeCreationFailedFault"],
+            format!(
+                "all {MAX_SUBSCRIPTIONS} pull points in use; unsubscribe or let old subscriptions expire"
+            ),
+        ));
+    }
     let id = inner.next_id;
     inner.next_id += 1;
     let mut sub = Subscription {

@@ -110,6 +110,13 @@ pub fn set_offline(shared: &Shared, offline: bool) {
     }
 }
 
+/// Closes the sockets the handle holds (the reservation, an untaken listener) at shutdown.
+pub fn release(shared: &Shared) {
+    let mut ports = shared.ports();
+    ports.reservation = None;
+    ports.fresh = None;
+}
+
 /// The listener handed to `axum::serve`.
 pub struct SimListener {
     shared: Arc<Shared>,

@@ -22,7 +22,15 @@
 //!   500). HTTP Digest failure: 401 with a `WWW-Authenticate: Digest` challenge.
 //! - Unknown or expired subscription: `env:Sender` / `wsrf-r:ResourceUnknownFault`
 //!   (`http://docs.oasis-open.org/wsrf/r-2`), HTTP 400.
-//! - Only GetSystemDateAndTime works without credentials.
+//! - Only GetSystemDateAndTime works without credentials. WS-Security accepts only
+//!   PasswordDigest, with `wsu:Created` within [`MAX_CREATED_SKEW`] of the device clock.
+//! - HTTP Digest: realm `doorbell-bridge-sim`, MD5, `qop=auth`; the uri field must be the
+//!   request target; a nonce from before a reboot gets a new challenge with `stale=true`.
+//! - Responses use the request's SOAP version. CreatePullPointSubscription ignores `Filter`
+//!   (every topic is delivered), defaults to 60 s, caps lifetimes at 1 h and allows
+//!   [`MAX_SUBSCRIPTIONS`] at once (`wsnt:SubscribeCreationFailedFault` beyond). PullMessages
+//!   caps Timeout at [`MAX_PULL_TIMEOUT`]; Renew answers the new TerminationTime.
+//! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
 
 mod auth;
 mod device;
@@ -52,7 +60,7 @@ use self::service::not_supported;
 use self::state::{REBOOT_CLOCK, Shared};
 
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
-pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES};
+pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
 pub use self::jpeg::SNAPSHOT;
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
@@ -313,6 +321,7 @@ impl SimDoorbell {
     pub async fn shutdown(self) {
         self.stop.cancel();
         self.shared.close_connections();
+        listener::release(&self.shared);
         let task = self.task.lock().unwrap_or_else(|p| p.into_inner()).take();
         if let Some(mut task) = task
             && tokio::time::timeout(SHUTDOWN_TIMEOUT, &mut task)

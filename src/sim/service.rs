@@ -103,6 +103,10 @@ async fn operation(
         (Endpoint::Media, TRT) => media::respond_v10(env, base),
         (Endpoint::Media2, TR2) => media::respond_v20(env, base),
         (Endpoint::Events, TEV) if op == "GetEventProperties" => Ok(messages::event_properties()),
+        (Endpoint::Events, TEV) if op == "GetServiceCapabilities" => Ok(format!(
+            "<tev:GetServiceCapabilitiesResponse>{}</tev:GetServiceCapabilitiesResponse>",
+            events::capabilities()
+        )),
         (Endpoint::Events, TEV) if op == "CreatePullPointSubscription" => {
             events::create(shared, env, base)
         }
