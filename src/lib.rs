@@ -37,5 +37,6 @@ pub mod onvif;
 pub mod retention;
 pub mod rules;
 pub mod secret;
+pub mod sim;
 pub mod units;
 pub mod wsdiscovery;
