@@ -31,6 +31,8 @@ pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
 /// Least time between two PullMessages when a camera answers empty at once instead of holding
 /// the long poll (wjbeckett's listener backs off the same way).
 pub const MIN_PULL_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest PullMessages timeout we send (some cameras take only whole seconds).
+pub const MIN_PULL_TIMEOUT: Duration = Duration::from_secs(1);
 /// Wait after a fatal error (credentials rejected, events unsupported) before trying again.
 pub const FATAL_RETRY: Duration = Duration::from_secs(300);
 
@@ -48,7 +50,7 @@ pub struct Supervisor {
 enum End {
     /// Shutdown was asked for.
     Shutdown,
-    /// The camera failed; `subscribed` says whether it had got as far as a subscription.
+    /// The camera failed.
     Failed(onvif::Error),
 }
 
@@ -79,7 +81,10 @@ impl Supervisor {
         let mut online: Option<bool> = None;
         let mut last_retry: Option<Retry> = None;
         loop {
-            let err = match self.session(&mut normaliser, &mut backoff, &mut online).await {
+            let err = match self
+                .session(&mut normaliser, &mut backoff, &mut online)
+                .await
+            {
                 End::Shutdown => break,
                 End::Failed(e) => e,
             };
@@ -159,7 +164,10 @@ impl Supervisor {
         normaliser.set_model(info.model.as_deref());
         backoff.succeeded(Instant::now());
         if *online != Some(true) {
-            info!(model = info.model.as_deref().unwrap_or("?"), "camera online");
+            info!(
+                model = info.model.as_deref().unwrap_or("?"),
+                "camera online"
+            );
             *online = Some(true);
         }
         self.send(Update::Online {
@@ -181,7 +189,8 @@ impl Supervisor {
     async fn pull_loop(&self, sub: &mut Subscription, normaliser: &mut Normaliser) -> End {
         let mut closed_once = false;
         loop {
-            if sub.renew_due(Instant::now()) {
+            // Renew now when it would fall due during the shortest poll we make.
+            if sub.renew_due(Instant::now() + MIN_PULL_TIMEOUT) {
                 let renewed = tokio::select! {
                     () = self.shutdown.cancelled() => return End::Shutdown,
                     r = self.client.renew(sub, self.config.subscription) => r,
@@ -205,7 +214,7 @@ impl Supervisor {
             let timeout = self
                 .config
                 .pull_timeout
-                .min(until_renew.max(Duration::from_secs(1)));
+                .min(until_renew.max(MIN_PULL_TIMEOUT));
             let started = Instant::now();
             let result = tokio::select! {
                 r = self.pull_once(sub, timeout, normaliser) => r,
@@ -237,9 +246,7 @@ impl Supervisor {
         timeout: Duration,
         normaliser: &mut Normaliser,
     ) -> Result<usize, onvif::Error> {
-        let pull = self
-            .client
-            .pull(sub, timeout, self.config.message_limit);
+        let pull = self.client.pull(sub, timeout, self.config.message_limit);
         tokio::pin!(pull);
         loop {
             let deadline = normaliser.next_deadline();
@@ -324,6 +331,22 @@ impl Supervisor {
     async fn send(&self, update: Update) {
         let _ = self.updates.send(update).await;
     }
+}
+
+/// The ONVIF client for a configured camera (credentials and TLS choice from the config).
+pub fn client_for(
+    config: &CameraConfig,
+    options: onvif::ClientOptions,
+) -> Result<Client, onvif::Error> {
+    let credentials = config.username.as_ref().map(|username| onvif::Credentials {
+        username: username.clone(),
+        password: config.password.clone().unwrap_or_default(),
+    });
+    let options = onvif::ClientOptions {
+        tls_insecure: config.tls_insecure,
+        ..options
+    };
+    Client::new(config.url.clone(), credentials, options)
 }
 
 fn far_future() -> Instant {

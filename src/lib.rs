@@ -27,16 +27,19 @@
 
 pub mod archive;
 pub mod backoff;
+pub mod camera;
 pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod event;
 pub mod logging;
+pub mod metrics;
 pub mod normalise;
 pub mod onvif;
 pub mod retention;
 pub mod rules;
 pub mod secret;
 pub mod sim;
+pub mod snapshot;
 pub mod units;
 pub mod wsdiscovery;

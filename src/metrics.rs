@@ -71,14 +71,25 @@ impl Metrics {
     /// Appends the Prometheus text for these counters to `out`.
     pub fn render(&self, out: &mut String) {
         self.with(|c| {
-            family(out, "doorbell_bridge_events_total", "counter", "Events by camera and kind.");
+            family(
+                out,
+                "doorbell_bridge_events_total",
+                "counter",
+                "Events by camera and kind.",
+            );
             for ((cam, kind), n) in &c.events {
                 let _ = writeln!(
                     out,
                     "doorbell_bridge_events_total{{camera=\"{cam}\",kind=\"{kind}\"}} {n}"
                 );
             }
-            per_camera(out, "doorbell_bridge_rings_total", "counter", "Doorbell presses.", &c.rings);
+            per_camera(
+                out,
+                "doorbell_bridge_rings_total",
+                "counter",
+                "Doorbell presses.",
+                &c.rings,
+            );
             per_camera(
                 out,
                 "doorbell_bridge_snapshots_total",
@@ -166,7 +177,9 @@ mod tests {
         m.drift(&cam, -1500);
         let mut out = String::new();
         m.render(&mut out);
-        assert!(out.contains("doorbell_bridge_events_total{camera=\"front_door\",kind=\"ring\"} 2"));
+        assert!(
+            out.contains("doorbell_bridge_events_total{camera=\"front_door\",kind=\"ring\"} 2")
+        );
         assert!(out.contains("doorbell_bridge_rings_total{camera=\"front_door\"} 1"));
         assert!(out.contains("doorbell_bridge_snapshots_total{camera=\"front_door\"} 1"));
         assert!(out.contains("clock_offset_seconds{camera=\"front_door\"} -1.500"));

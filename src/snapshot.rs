@@ -164,7 +164,14 @@ impl SnapshotTask {
 
     fn schedule_burst(&self, t: &Trigger, bursts: &mut VecDeque<(Instant, Trigger)>) {
         let cfg = &self.config.snapshot;
-        if !matches!(t, Trigger::Event { kind: Kind::Ring, .. }) || cfg.burst == 0 {
+        if !matches!(
+            t,
+            Trigger::Event {
+                kind: Kind::Ring,
+                ..
+            }
+        ) || cfg.burst == 0
+        {
             return;
         }
         let start = Instant::now();
@@ -235,7 +242,11 @@ impl SnapshotTask {
             None => best_profile(&profiles).ok_or(Error::NoMedia)?.token.clone(),
         };
         let uri = self.client.snapshot_uri(media, &token).await?;
-        if !host_allowed(&uri, self.client.device_url(), &self.config.snapshot.allowed_hosts) {
+        if !host_allowed(
+            &uri,
+            self.client.device_url(),
+            &self.config.snapshot.allowed_hosts,
+        ) {
             return Err(Error::HostNotAllowed {
                 host: uri.host_str().unwrap_or("").to_owned(),
             });

@@ -45,6 +45,8 @@ pub struct ClientOptions {
     pub connect_timeout: Duration,
     /// Whole-request timeout for ordinary SOAP calls.
     pub request_timeout: Duration,
+    /// Added to a PullMessages timeout for the HTTP timeout of that request.
+    pub pull_margin: Duration,
 }
 
 impl Default for ClientOptions {
@@ -53,6 +55,7 @@ impl Default for ClientOptions {
             tls_insecure: false,
             connect_timeout: CONNECT_TIMEOUT,
             request_timeout: REQUEST_TIMEOUT,
+            pull_margin: super::PULL_MARGIN,
         }
     }
 }

@@ -16,7 +16,7 @@ use super::address::rewrite_address;
 use super::client::{Call, read_payload};
 use super::soap::{NS_EVENTS, NS_WSA, NS_WSA_2004, NS_WSNT};
 use super::subscription::{Granted, Subscription};
-use super::{Client, Error, Notification, PULL_MARGIN, dom, time, xml};
+use super::{Client, Error, Notification, dom, time, xml};
 
 const ACTION_CREATE: &str =
     "http://www.onvif.org/ver10/events/wsdl/EventPortType/CreatePullPointSubscriptionRequest";
@@ -198,7 +198,7 @@ impl Client {
     }
 
     /// PullMessages: waits up to `timeout` on the camera for at most `limit` messages. The HTTP
-    /// timeout is `timeout` + [`PULL_MARGIN`].
+    /// timeout is `timeout` + the client's `pull_margin` ([`super::PULL_MARGIN`] by default).
     pub async fn pull(
         &self,
         sub: &Subscription,
@@ -210,7 +210,12 @@ impl Client {
             time::format_duration(timeout)
         );
         let text = self
-            .subscription_call(sub, ACTION_PULL, &body, timeout + PULL_MARGIN)
+            .subscription_call(
+                sub,
+                ACTION_PULL,
+                &body,
+                timeout + self.options().pull_margin,
+            )
             .await?;
         read_payload(
             &sub.address,

@@ -162,7 +162,8 @@ pub fn create(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fau
         requested,
         now,
         "wsnt:UnacceptableInitialTerminationTimeFault",
-    )?;
+    )?
+    .min(shared.options.max_subscription);
     sweep(&mut inner);
     if inner.subscriptions.len() >= MAX_SUBSCRIPTIONS {
         return Err(Fault::new(
@@ -218,7 +219,8 @@ pub fn renew(shared: &Shared, id: &str, env: &Envelope) -> Result<String, Fault>
         env.field(WSNT, "TerminationTime"),
         now,
         "wsnt:UnacceptableTerminationTimeFault",
-    )?;
+    )?
+    .min(shared.options.max_subscription);
     let sub = inner
         .subscriptions
         .get_mut(&key)

@@ -79,6 +79,9 @@ pub struct SimOptions {
     pub wsse: bool,
     /// Device clock minus system clock at start.
     pub clock_offset: SignedDuration,
+    /// Longest subscription lifetime granted (shorter than asked for, like some cameras), so
+    /// tests see renewals within seconds.
+    pub max_subscription: Duration,
 }
 
 impl Default for SimOptions {
@@ -89,6 +92,7 @@ impl Default for SimOptions {
             http_digest: false,
             wsse: true,
             clock_offset: SignedDuration::ZERO,
+            max_subscription: events::MAX_TERMINATION,
         }
     }
 }
