@@ -17,6 +17,7 @@
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`onvif`]: our thin SOAP client (WS-Security, Digest, PullPoint) and notification parsing.
+//! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
 //! - [`sim`]: a simulated ONVIF doorbell (real SOAP over HTTP) for tests and `demo`.
 //! - [`secret`], [`units`]: small building blocks.
 
@@ -25,6 +26,7 @@
 
 pub mod config;
 pub mod event;
+pub mod mqtt;
 pub mod onvif;
 pub mod secret;
 pub mod units;
