@@ -182,11 +182,19 @@ impl Cameras {
                 "camera": id.as_str(),
                 "time": format_time(e.time),
             });
-            out.push(Message::new(t.doorbell(&id), json(&doorbell), false, Class::Ring));
+            out.push(Message::new(
+                t.doorbell(&id),
+                json(&doorbell),
+                false,
+                Class::Ring,
+            ));
             out.push(latest(t.last_ring(&id), format_time(e.time)));
         }
         if e.kind.is_stateful() {
-            out.push(latest(t.state(&id, e.kind), if e.active { ON } else { OFF }));
+            out.push(latest(
+                t.state(&id, e.kind),
+                if e.active { ON } else { OFF },
+            ));
             let cam = self.cameras.get_mut(&id).expect("checked by apply");
             let new = cam.states.insert(e.kind, e.active).is_none();
             if new && !discovery::ANNOUNCED_KINDS.contains(&e.kind) {
@@ -205,7 +213,9 @@ impl Cameras {
             });
         }
         let (reason, kind, event_time) = match &s.reason {
-            SnapshotReason::Event { kind, time } => ("event", Some(*kind), Some(format_time(*time))),
+            SnapshotReason::Event { kind, time } => {
+                ("event", Some(*kind), Some(format_time(*time)))
+            }
             SnapshotReason::Demand => ("demand", None, None),
             SnapshotReason::Interval => ("interval", None, None),
         };

@@ -45,13 +45,20 @@ fn summary(msgs: &[Message]) -> Vec<(String, String, bool, Class)> {
 }
 
 fn row(topic: &str, payload: &str, retain: bool, class: Class) -> (String, String, bool, Class) {
-    (format!("doorbell-bridge/{topic}"), payload.into(), retain, class)
+    (
+        format!("doorbell-bridge/{topic}"),
+        payload.into(),
+        retain,
+        class,
+    )
 }
 
 #[test]
 fn ring_becomes_event_doorbell_and_last_ring() {
     let mut c = cameras();
-    let out = c.apply(Update::Event(event(Kind::Ring, true, true))).unwrap();
+    let out = c
+        .apply(Update::Event(event(Kind::Ring, true, true)))
+        .unwrap();
     assert_eq!(out.len(), 3);
     assert_eq!(out[0].topic.as_str(), "doorbell-bridge/front_door/event");
     assert_eq!((out[0].retain, out[0].class), (false, Class::Ring));
@@ -65,14 +72,21 @@ fn ring_becomes_event_doorbell_and_last_ring() {
     );
     assert_eq!(
         summary(&out[2..]),
-        [row("front_door/last_ring", "2026-11-29T08:15:00.123Z", true, Class::Latest)]
+        [row(
+            "front_door/last_ring",
+            "2026-11-29T08:15:00.123Z",
+            true,
+            Class::Latest
+        )]
     );
 }
 
 #[test]
 fn initialized_ring_state_does_not_ring() {
     let mut c = cameras();
-    let out = c.apply(Update::Event(event(Kind::Ring, true, false))).unwrap();
+    let out = c
+        .apply(Update::Event(event(Kind::Ring, true, false)))
+        .unwrap();
     assert_eq!(out.len(), 1, "only the event JSON");
     assert_eq!(out[0].topic.as_str(), "doorbell-bridge/front_door/event");
 }
@@ -80,13 +94,17 @@ fn initialized_ring_state_does_not_ring() {
 #[test]
 fn stateful_kinds_publish_state_and_announce_new_ones() {
     let mut c = cameras();
-    let out = c.apply(Update::Event(event(Kind::Motion, true, true))).unwrap();
+    let out = c
+        .apply(Update::Event(event(Kind::Motion, true, true)))
+        .unwrap();
     assert_eq!(
         summary(&out[1..]),
         [row("front_door/motion", "ON", true, Class::Latest)],
         "motion is announced from the start"
     );
-    let out = c.apply(Update::Event(event(Kind::Tamper, true, true))).unwrap();
+    let out = c
+        .apply(Update::Event(event(Kind::Tamper, true, true)))
+        .unwrap();
     assert_eq!(out.len(), 3);
     assert_eq!(
         out[2].topic.as_str(),
@@ -94,15 +112,19 @@ fn stateful_kinds_publish_state_and_announce_new_ones() {
     );
     let config: Value = serde_json::from_slice(&out[2].payload).unwrap();
     assert_eq!(config["components"]["tamper"]["device_class"], "tamper");
-    let again = c.apply(Update::Event(event(Kind::Tamper, false, false))).unwrap();
+    let again = c
+        .apply(Update::Event(event(Kind::Tamper, false, false)))
+        .unwrap();
     assert_eq!(again.len(), 2, "no second announcement");
 }
 
 #[test]
 fn offline_turns_shown_states_off() {
     let mut c = cameras();
-    c.apply(Update::Event(event(Kind::Motion, true, true))).unwrap();
-    c.apply(Update::Event(event(Kind::Person, true, true))).unwrap();
+    c.apply(Update::Event(event(Kind::Motion, true, true)))
+        .unwrap();
+    c.apply(Update::Event(event(Kind::Person, true, true)))
+        .unwrap();
     let out = c
         .apply(Update::Offline {
             camera: id(),
@@ -203,9 +225,15 @@ fn startup_and_shutdown() {
     let mut c = cameras();
     let start = summary(&c.startup(0));
     assert_eq!(start[0], row("status", "online", true, Class::Latest));
-    assert!(start.contains(&row("bridge/cameras", "[\"front_door\"]", true, Class::Latest)));
+    assert!(start.contains(&row(
+        "bridge/cameras",
+        "[\"front_door\"]",
+        true,
+        Class::Latest
+    )));
     assert!(start.contains(&row("front_door/status", "offline", true, Class::Latest)));
-    c.apply(Update::Event(event(Kind::Motion, true, true))).unwrap();
+    c.apply(Update::Event(event(Kind::Motion, true, true)))
+        .unwrap();
     let end = summary(&c.shutdown());
     assert_eq!(
         end,

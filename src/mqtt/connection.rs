@@ -24,7 +24,11 @@ use crate::config::MqttConfig;
 
 /// The rumqttc options for `config`: stable client id, clean session, Last Will `offline`
 /// (retained) on the bridge status topic, packet limits raised both ways, credentials, TLS.
-pub fn options(config: &MqttConfig, topics: &Topics, tuning: &Tuning) -> Result<MqttOptions, Error> {
+pub fn options(
+    config: &MqttConfig,
+    topics: &Topics,
+    tuning: &Tuning,
+) -> Result<MqttOptions, Error> {
     let mut o = MqttOptions::new(config.client_id.clone(), config.host.clone(), config.port);
     o.set_keep_alive(tuning.keep_alive)
         .set_clean_session(true)
@@ -41,7 +45,9 @@ pub fn options(config: &MqttConfig, topics: &Topics, tuning: &Tuning) -> Result<
             let password = password.as_ref().map(|p| p.expose()).unwrap_or("");
             o.set_credentials(user.clone(), password);
         }
-        (None, Some(_)) => warn!("mqtt.password is set without mqtt.username; MQTT needs both, so neither is sent"),
+        (None, Some(_)) => {
+            warn!("mqtt.password is set without mqtt.username; MQTT needs both, so neither is sent")
+        }
         (None, None) => {}
     }
     if config.tls {
@@ -175,10 +181,13 @@ impl Connection {
     async fn on_event(&mut self, event: Event, epoch: u64) -> Flow {
         match event {
             Event::Incoming(Incoming::PubAck(ack)) => {
-                report(&self.reports, Report::Acked {
-                    epoch,
-                    pkid: ack.pkid,
-                })
+                report(
+                    &self.reports,
+                    Report::Acked {
+                        epoch,
+                        pkid: ack.pkid,
+                    },
+                )
                 .await;
             }
             Event::Incoming(Incoming::Publish(p)) => {
@@ -186,10 +195,13 @@ impl Connection {
                     debug!(topic = %p.topic, size = p.payload.len(), "ignoring an oversized message");
                 } else {
                     let topic = p.topic.clone();
-                    report(&self.reports, Report::Message {
-                        topic,
-                        payload: p.payload,
-                    })
+                    report(
+                        &self.reports,
+                        Report::Message {
+                            topic,
+                            payload: p.payload,
+                        },
+                    )
                     .await;
                 }
             }
@@ -330,7 +342,11 @@ mod tests {
         let mut b = Backoff::new(Duration::from_millis(10), Duration::from_secs(5));
         let e = ConnectionError::ConnectionRefused(ConnectReturnCode::NotAuthorized);
         let d = describe(&e, "broker:1883", &mut b);
-        assert!(d.message.contains("rejected the credentials"), "{}", d.message);
+        assert!(
+            d.message.contains("rejected the credentials"),
+            "{}",
+            d.message
+        );
         assert!(d.message.contains("mqtt.username"), "{}", d.message);
         assert_eq!(d.delay, Duration::from_secs(5));
         assert!(d.fatal);

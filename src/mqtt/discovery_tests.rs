@@ -103,22 +103,41 @@ fn camera_device_payload() {
     let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["camera", "clock_drift", "doorbell", "last_ring", "motion", "person", "snapshot",
-         "status", "take_snapshot"]
+        [
+            "camera",
+            "clock_drift",
+            "doorbell",
+            "last_ring",
+            "motion",
+            "person",
+            "snapshot",
+            "status",
+            "take_snapshot"
+        ]
     );
 }
 
 #[test]
 fn never_sends_object_id_or_empty_device_fields() {
     let text = announce(&DeviceInfo::default(), &BTreeSet::new()).to_string();
-    for banned in ["object_id", "obj_id", "\"manufacturer\"", "\"connections\"", "null,\"model"] {
+    for banned in [
+        "object_id",
+        "obj_id",
+        "\"manufacturer\"",
+        "\"connections\"",
+        "null,\"model",
+    ] {
         assert!(!text.contains(banned), "{banned} in {text}");
     }
     let blank = DeviceInfo {
         model: Some("  ".into()),
         ..DeviceInfo::default()
     };
-    assert!(announce(&blank, &BTreeSet::new())["device"].get("model").is_none());
+    assert!(
+        announce(&blank, &BTreeSet::new())["device"]
+            .get("model")
+            .is_none()
+    );
 }
 
 #[test]
@@ -128,8 +147,14 @@ fn shown_kinds_add_binary_sensors() {
     let c = &v["components"];
     assert_eq!(c["tamper"]["device_class"], "tamper");
     assert_eq!(c["line_crossing"]["name"], "Line crossing");
-    assert_eq!(c["line_crossing"]["state_topic"], "doorbell-bridge/front_door/line_crossing");
-    assert!(c.get("ring").is_none(), "ring is the event entity, not a sensor");
+    assert_eq!(
+        c["line_crossing"]["state_topic"],
+        "doorbell-bridge/front_door/line_crossing"
+    );
+    assert!(
+        c.get("ring").is_none(),
+        "ring is the event entity, not a sensor"
+    );
     assert!(c.get("other").is_none());
 }
 

@@ -141,7 +141,10 @@ impl Publisher {
         }
         if let Some(epoch) = self.epoch {
             let client = &self.parts.client;
-            let sent = self.parts.link.if_connected(epoch, || client.try_disconnect());
+            let sent = self
+                .parts
+                .link
+                .if_connected(epoch, || client.try_disconnect());
             if !matches!(sent, Some(Ok(()))) {
                 debug!("no DISCONNECT sent; the broker publishes the Last Will");
             }

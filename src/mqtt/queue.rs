@@ -256,7 +256,10 @@ impl Outbox {
     pub fn requeue_retained(&mut self) {
         let mut front = Vec::new();
         for topic in &self.order {
-            let l = self.latest.get_mut(topic).expect("order lists known topics");
+            let l = self
+                .latest
+                .get_mut(topic)
+                .expect("order lists known topics");
             if l.retain && !l.queued {
                 l.queued = true;
                 front.push(topic.clone());

@@ -75,7 +75,12 @@ fn requeue_puts_retained_first_in_first_seen_order() {
     let mut o = Outbox::new(10);
     o.push(state("b/status", "online"));
     o.push(state("b/cam/motion", "ON"));
-    o.push(Message::new(topic("b/cam/snapshot"), "jpeg", false, Class::Latest));
+    o.push(Message::new(
+        topic("b/cam/snapshot"),
+        "jpeg",
+        false,
+        Class::Latest,
+    ));
     drain(&mut o);
     for p in 1..=3 {
         o.sent(p);
@@ -83,7 +88,11 @@ fn requeue_puts_retained_first_in_first_seen_order() {
     }
     o.push(event(1));
     o.requeue_retained();
-    assert_eq!(drain(&mut o), ["online", "ON", "e1"], "non-retained snapshot not repeated");
+    assert_eq!(
+        drain(&mut o),
+        ["online", "ON", "e1"],
+        "non-retained snapshot not repeated"
+    );
 }
 
 #[test]

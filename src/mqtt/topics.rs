@@ -265,12 +265,21 @@ mod tests {
             (t.bridge_cameras(), "doorbell-bridge/bridge/cameras"),
             (t.camera_status(&c), "doorbell-bridge/front_door/status"),
             (t.event(&c), "doorbell-bridge/front_door/event"),
-            (t.state(&c, Kind::Motion), "doorbell-bridge/front_door/motion"),
+            (
+                t.state(&c, Kind::Motion),
+                "doorbell-bridge/front_door/motion",
+            ),
             (t.doorbell(&c), "doorbell-bridge/front_door/doorbell"),
             (t.last_ring(&c), "doorbell-bridge/front_door/last_ring"),
             (t.snapshot(&c), "doorbell-bridge/front_door/snapshot"),
-            (t.snapshot_info(&c), "doorbell-bridge/front_door/snapshot/info"),
-            (t.snapshot_set(&c), "doorbell-bridge/front_door/snapshot/set"),
+            (
+                t.snapshot_info(&c),
+                "doorbell-bridge/front_door/snapshot/info",
+            ),
+            (
+                t.snapshot_set(&c),
+                "doorbell-bridge/front_door/snapshot/set",
+            ),
             (
                 t.discovery(&t.camera_device_id(&c)),
                 "homeassistant/device/doorbell-bridge_front_door/config",
@@ -308,7 +317,10 @@ mod tests {
         let t = topics();
         assert_eq!(level("a/b+c#d"), "a_b_c_d");
         assert_eq!(level(""), "_");
-        assert_eq!(discovery_id("doorbell bridge/x.y+#é"), "doorbell_bridge_x_y___");
+        assert_eq!(
+            discovery_id("doorbell bridge/x.y+#é"),
+            "doorbell_bridge_x_y___"
+        );
         let topic = t.discovery("evil/+/#");
         assert_eq!(topic.as_str(), "homeassistant/device/evil____/config");
         assert!(Topic::checked(topic.as_str()).is_ok());
