@@ -379,6 +379,7 @@ async fn tls_with_a_private_ca_and_no_plaintext_fallback() {
         .expect("the TLS failure is reported");
     let error = bridge.status.last_error().unwrap();
     assert!(error.contains("TLS"), "{error}");
+    assert!(error.contains("check mqtt.ca_file"), "{error}");
     assert!(!bridge.status.is_connected());
 }
 

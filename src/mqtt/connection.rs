@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use rumqttc::{
     ConnectReturnCode, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions,
-    Outgoing, QoS, TlsConfiguration, Transport,
+    Outgoing, QoS, TlsConfiguration, TlsError, Transport,
 };
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -225,10 +225,12 @@ impl Connection {
     ) -> Flow {
         let eventloop = &mut self.eventloop;
         let ended = self.link.disconnected(|| {
-            // Requests still in rumqttc's channel belong to the dead connection; the
-            // publisher re-queues them itself.
+            // Requests still in rumqttc's channel, and events it buffered, belong to the dead
+            // connection; the publisher re-queues what it handed over itself.
             eventloop.clean();
             eventloop.pending.clear();
+            eventloop.state.events.clear();
+            eventloop.state.collision = None;
         });
         if let Some(epoch) = ended {
             warn!("lost the connection to the MQTT broker: {e}; reconnecting");
@@ -296,6 +298,13 @@ fn describe(e: &ConnectionError, broker: &str, backoff: &mut Backoff) -> Diagnos
             ),
             false,
         ),
+        // tokio-rustls reports a rejected certificate as an InvalidData IO error; other IO
+        // errors during the handshake (reset, EOF) are the network, not the settings.
+        ConnectionError::Tls(TlsError::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => (
+            "unreachable",
+            format!("MQTT broker {broker} unreachable during the TLS handshake: {io}"),
+            false,
+        ),
         ConnectionError::Tls(tls) => (
             "tls",
             format!(
@@ -355,5 +364,13 @@ mod tests {
         assert!(d.message.starts_with("MQTT broker broker:1883 unreachable"));
         assert_eq!(d.kind, "unreachable");
         assert!(!d.fatal);
+        let reset = TlsError::Io(std::io::ErrorKind::ConnectionReset.into());
+        assert_eq!(
+            describe(&ConnectionError::Tls(reset), "b", &mut b).kind,
+            "unreachable"
+        );
+        let bad_cert = TlsError::Io(std::io::Error::new(std::io::ErrorKind::InvalidData, "x"));
+        let d = describe(&ConnectionError::Tls(bad_cert), "b", &mut b);
+        assert_eq!((d.kind, d.fatal), ("tls", true));
     }
 }
