@@ -19,6 +19,7 @@
 //! - [`onvif`]: our thin SOAP client (WS-Security, Digest, PullPoint) and notification parsing.
 //! - [`normalise`]: notifications -> events (Initialized vs Changed, holds, auto-clear), using
 //!   the data table in [`rules`].
+//! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
 //! - [`sim`]: a simulated ONVIF doorbell (real SOAP over HTTP) for tests and `demo`.
 //! - [`secret`], [`units`]: small building blocks.
 
@@ -34,6 +35,7 @@ pub mod config;
 pub mod event;
 pub mod logging;
 pub mod metrics;
+pub mod mqtt;
 pub mod normalise;
 pub mod onvif;
 pub mod retention;

@@ -1,0 +1,258 @@
+//! Update -> messages, exactly.
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::event::{Items, Operation};
+use crate::mqtt::topics::default_topics;
+
+fn id() -> CameraId {
+    CameraId::new("front_door").unwrap()
+}
+
+fn cameras() -> Cameras {
+    let meta = CameraMeta {
+        id: id(),
+        name: "Front Door".into(),
+    };
+    Cameras::new(default_topics(), vec![meta], true)
+}
+
+fn event(kind: Kind, active: bool, trigger: bool) -> Event {
+    Event {
+        camera: id(),
+        kind,
+        active,
+        trigger,
+        time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+        camera_time: None,
+        topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        source: Items::default(),
+        data: Items::default(),
+        operation: Some(Operation::Changed),
+    }
+}
+
+/// (topic, payload as text, retain, class) for compact assertions.
+fn summary(msgs: &[Message]) -> Vec<(String, String, bool, Class)> {
+    msgs.iter()
+        .map(|m| {
+            let text = String::from_utf8_lossy(&m.payload).into_owned();
+            (m.topic.to_string(), text, m.retain, m.class)
+        })
+        .collect()
+}
+
+fn row(topic: &str, payload: &str, retain: bool, class: Class) -> (String, String, bool, Class) {
+    (
+        format!("doorbell-bridge/{topic}"),
+        payload.into(),
+        retain,
+        class,
+    )
+}
+
+#[test]
+fn ring_becomes_event_doorbell_and_last_ring() {
+    let mut c = cameras();
+    let out = c
+        .apply(Update::Event(event(Kind::Ring, true, true)))
+        .unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(out[0].topic.as_str(), "doorbell-bridge/front_door/event");
+    assert_eq!((out[0].retain, out[0].class), (false, Class::Ring));
+    let payload: Value = serde_json::from_slice(&out[0].payload).unwrap();
+    assert_eq!(payload["kind"], "ring");
+    assert_eq!(payload["time"], "2026-11-29T08:15:00.123Z");
+    let doorbell: Value = serde_json::from_slice(&out[1].payload).unwrap();
+    assert_eq!(
+        doorbell,
+        json!({"event_type": "ring", "camera": "front_door", "time": "2026-11-29T08:15:00.123Z"})
+    );
+    assert_eq!(
+        summary(&out[2..]),
+        [row(
+            "front_door/last_ring",
+            "2026-11-29T08:15:00.123Z",
+            true,
+            Class::Latest
+        )]
+    );
+}
+
+#[test]
+fn initialized_ring_state_does_not_ring() {
+    let mut c = cameras();
+    let out = c
+        .apply(Update::Event(event(Kind::Ring, true, false)))
+        .unwrap();
+    assert_eq!(out.len(), 1, "only the event JSON");
+    assert_eq!(out[0].topic.as_str(), "doorbell-bridge/front_door/event");
+}
+
+#[test]
+fn stateful_kinds_publish_state_and_announce_new_ones() {
+    let mut c = cameras();
+    let out = c
+        .apply(Update::Event(event(Kind::Motion, true, true)))
+        .unwrap();
+    assert_eq!(
+        summary(&out[1..]),
+        [row("front_door/motion", "ON", true, Class::Latest)],
+        "motion is announced from the start"
+    );
+    let out = c
+        .apply(Update::Event(event(Kind::Tamper, true, true)))
+        .unwrap();
+    assert_eq!(out.len(), 3);
+    assert_eq!(
+        out[2].topic.as_str(),
+        "homeassistant/device/doorbell-bridge_front_door/config"
+    );
+    let config: Value = serde_json::from_slice(&out[2].payload).unwrap();
+    assert_eq!(config["components"]["tamper"]["device_class"], "tamper");
+    let again = c
+        .apply(Update::Event(event(Kind::Tamper, false, false)))
+        .unwrap();
+    assert_eq!(again.len(), 2, "no second announcement");
+}
+
+#[test]
+fn offline_turns_shown_states_off() {
+    let mut c = cameras();
+    c.apply(Update::Event(event(Kind::Motion, true, true)))
+        .unwrap();
+    c.apply(Update::Event(event(Kind::Person, true, true)))
+        .unwrap();
+    let out = c
+        .apply(Update::Offline {
+            camera: id(),
+            reason: "timeout".into(),
+        })
+        .unwrap();
+    assert_eq!(
+        summary(&out),
+        [
+            row("front_door/status", "offline", true, Class::Latest),
+            row("front_door/motion", "OFF", true, Class::Latest),
+            row("front_door/person", "OFF", true, Class::Latest),
+        ]
+    );
+}
+
+#[test]
+fn online_with_new_info_reannounces() {
+    let mut c = cameras();
+    let info = DeviceInfo {
+        manufacturer: Some("Acme".into()),
+        ..DeviceInfo::default()
+    };
+    let online = Update::Online {
+        camera: id(),
+        info: info.clone(),
+    };
+    let out = c.apply(online.clone()).unwrap();
+    assert_eq!(out.len(), 2);
+    let config: Value = serde_json::from_slice(&out[1].payload).unwrap();
+    assert_eq!(config["device"]["manufacturer"], "Acme");
+    assert_eq!(c.apply(online).unwrap().len(), 1, "same info: status only");
+}
+
+#[test]
+fn snapshot_and_its_info() {
+    let mut c = cameras();
+    let snap = Snapshot {
+        camera: id(),
+        jpeg: Bytes::from_static(b"\xff\xd8jpeg"),
+        taken: "2026-11-29T08:15:01Z".parse().unwrap(),
+        reason: SnapshotReason::Event {
+            kind: Kind::Ring,
+            time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+        },
+        archived: Some("/footage/front_door/x.jpg".into()),
+    };
+    let out = c.apply(Update::Snapshot(snap.clone())).unwrap();
+    assert_eq!(out[0].payload, snap.jpeg);
+    assert!(out[0].retain);
+    let info: Value = serde_json::from_slice(&out[1].payload).unwrap();
+    assert_eq!(
+        info,
+        json!({"reason": "event", "kind": "ring", "event_time": "2026-11-29T08:15:00.123Z",
+               "taken": "2026-11-29T08:15:01.000Z", "archived": "/footage/front_door/x.jpg",
+               "size": 6})
+    );
+    let big = Snapshot {
+        jpeg: Bytes::from(vec![0u8; MAX_SNAPSHOT_PUBLISH + 1]),
+        ..snap
+    };
+    assert!(matches!(
+        c.apply(Update::Snapshot(big)),
+        Err(Skipped::SnapshotTooLarge { .. })
+    ));
+}
+
+#[test]
+fn clock_drift_in_seconds() {
+    let mut c = cameras();
+    let out = c
+        .apply(Update::ClockDrift {
+            camera: id(),
+            offset_ms: -2500,
+        })
+        .unwrap();
+    assert_eq!(
+        summary(&out),
+        [row("front_door/clock_drift", "-2.500", true, Class::Latest)]
+    );
+}
+
+#[test]
+fn unknown_cameras_are_skipped() {
+    let mut c = cameras();
+    let other = CameraId::new("garage").unwrap();
+    let err = c
+        .apply(Update::ClockDrift {
+            camera: other,
+            offset_ms: 0,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("garage"));
+}
+
+#[test]
+fn startup_and_shutdown() {
+    let mut c = cameras();
+    let start = summary(&c.startup(0));
+    assert_eq!(start[0], row("status", "online", true, Class::Latest));
+    assert!(start.contains(&row(
+        "bridge/cameras",
+        "[\"front_door\"]",
+        true,
+        Class::Latest
+    )));
+    assert!(start.contains(&row("front_door/status", "offline", true, Class::Latest)));
+    c.apply(Update::Event(event(Kind::Motion, true, true)))
+        .unwrap();
+    let end = summary(&c.shutdown());
+    assert_eq!(
+        end,
+        [
+            row("front_door/status", "offline", true, Class::Latest),
+            row("front_door/motion", "OFF", true, Class::Latest),
+            row("status", "offline", true, Class::Latest),
+        ]
+    );
+}
+
+#[test]
+fn forgetting_clears_discovery_with_empty_retained_payloads() {
+    let c = cameras();
+    let out = c.forget(&CameraId::new("old_cam").unwrap());
+    assert!(!out.is_empty());
+    assert_eq!(
+        out[0].topic.as_str(),
+        "homeassistant/device/doorbell-bridge_old_cam/config"
+    );
+    assert!(out.iter().all(|m| m.payload.is_empty() && m.retain));
+}

@@ -1,0 +1,130 @@
+//! Bridge test fixtures: configs, short timings, events and a bridge that stops cleanly.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use std::time::Duration;
+
+use doorbell_bridge::config::MqttConfig;
+use doorbell_bridge::event::{CameraId, Command, Event, Items, Kind, Operation, Update};
+use doorbell_bridge::mqtt::{Bridge, BridgeStatus, CameraMeta, Tuning};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Generous bound for anything to arrive (a failure, not a pace).
+pub const WAIT: Duration = Duration::from_secs(10);
+pub const BASE: &str = "doorbell-bridge";
+pub const DISCOVERY: &str = "homeassistant/device/doorbell-bridge_front_door/config";
+
+pub fn mqtt_config(extra: &str) -> MqttConfig {
+    let text = format!("[mqtt]\n{extra}\n");
+    doorbell_bridge::config::from_toml(&text, std::path::Path::new("test.toml"))
+        .expect("test config is valid")
+        .mqtt
+}
+
+pub fn plain(port: u16) -> MqttConfig {
+    mqtt_config(&format!("url = \"mqtt://127.0.0.1:{port}\""))
+}
+
+pub fn tuning() -> Tuning {
+    Tuning {
+        initial_backoff: Duration::from_millis(50),
+        max_backoff: Duration::from_millis(400),
+        birth_delay_max: Duration::from_millis(50),
+        shutdown_deadline: Duration::from_secs(2),
+        keep_alive: Duration::from_secs(5),
+    }
+}
+
+pub fn camera(id: &str, name: &str) -> CameraMeta {
+    CameraMeta {
+        id: CameraId::new(id).unwrap(),
+        name: name.into(),
+    }
+}
+
+pub fn front_door() -> Vec<CameraMeta> {
+    vec![camera("front_door", "Front Door")]
+}
+
+pub fn event(kind: Kind, active: bool, n: u32) -> Update {
+    Update::Event(Event {
+        camera: CameraId::new("front_door").unwrap(),
+        kind,
+        active,
+        trigger: active,
+        time: jiff::Timestamp::now(),
+        camera_time: None,
+        topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        source: Items::default(),
+        data: Items(vec![("n".into(), n.to_string())]),
+        operation: Some(Operation::Changed),
+    })
+}
+
+/// A bridge started on the test's runtime, stopped cleanly by [`Running::stop`].
+pub struct Running {
+    pub updates: mpsc::Sender<Update>,
+    pub status: BridgeStatus,
+    pub tracker: TaskTracker,
+    pub commands: mpsc::Receiver<(CameraId, Command)>,
+}
+
+impl Running {
+    pub fn start(config: &MqttConfig, cameras: Vec<CameraMeta>) -> Running {
+        let tracker = TaskTracker::new();
+        let bridge = Bridge::start_with(
+            config,
+            cameras,
+            &tracker,
+            CancellationToken::new(),
+            tuning(),
+        )
+        .expect("bridge starts");
+        Running {
+            updates: bridge.updates,
+            status: bridge.status,
+            tracker,
+            commands: bridge.commands,
+        }
+    }
+
+    pub async fn connected(&self) {
+        tokio::time::timeout(WAIT, self.status.wait_until(BridgeStatus::is_connected))
+            .await
+            .expect("bridge connects");
+    }
+
+    pub async fn send(&self, update: Update) {
+        self.updates.send(update).await.expect("publisher running");
+    }
+
+    /// Drops the sender (the publisher's cue) and waits for both tasks.
+    pub async fn stop(self) {
+        drop(self.updates);
+        self.tracker.close();
+        tokio::time::timeout(WAIT, self.tracker.wait())
+            .await
+            .expect("bridge tasks end after their channel closes");
+    }
+}
+
+pub fn n_of(m: &super::broker::Received) -> u64 {
+    m.json()["data"]["n"].as_str().unwrap().parse().unwrap()
+}
+
+/// A CA, and a server certificate for localhost and 127.0.0.1 signed by it (PEM).
+pub fn test_pki() -> (String, String, String) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let cert = CertificateParams::new(names)
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}

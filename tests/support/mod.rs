@@ -1,0 +1,5 @@
+//! Helpers shared by the integration tests.
+
+pub mod bridge;
+pub mod broker;
+pub mod proxy;
