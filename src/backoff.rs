@@ -65,6 +65,21 @@ impl Backoff {
         base.mul_f64(factor).min(self.max)
     }
 
+    /// A failure only the user can fix (rejected credentials): wait the longest delay, and keep
+    /// waiting that long until a success.
+    pub fn fatal(&mut self) -> Duration {
+        self.running_since = None;
+        self.current = self.max;
+        self.max
+    }
+
+    /// Back to the initial delay at once (the MQTT connection does this on every ConnAck:
+    /// a broker that accepts us is healthy).
+    pub fn reset(&mut self) {
+        self.running_since = None;
+        self.current = self.initial;
+    }
+
     /// The delay the next failure would start from (without jitter).
     pub fn peek(&self) -> Duration {
         self.current
@@ -109,6 +124,16 @@ mod tests {
         // A long one does.
         b.succeeded(t0 + s(10));
         assert_eq!(b.failed(t0 + s(100), 0.0), s(1));
+    }
+
+    #[test]
+    fn fatal_waits_longest_until_reset() {
+        let now = Instant::now();
+        let mut b = Backoff::new(s(1), s(30), s(60));
+        assert_eq!(b.fatal(), s(30));
+        assert_eq!(b.failed(now, 0.0), s(30));
+        b.reset();
+        assert_eq!(b.failed(now, 0.0), s(1));
     }
 
     #[test]

@@ -20,6 +20,7 @@ use super::link::{Link, Report};
 use super::status::BridgeStatus;
 use super::topics::Topics;
 use super::{Error, MAX_CAMERA_LIST_BYTES, MAX_PACKET_BYTES, OFFLINE, RUMQTTC_INFLIGHT, Tuning};
+use crate::backoff::{Backoff, random_jitter};
 use crate::config::MqttConfig;
 
 /// The rumqttc options for `config`: stable client id, clean session, Last Will `offline`
@@ -57,43 +58,6 @@ pub fn options(
     Ok(o)
 }
 
-/// Exponential backoff: `initial`, doubling up to `max`; [`Backoff::slow`] jumps to `max`.
-#[derive(Debug)]
-pub struct Backoff {
-    initial: Duration,
-    max: Duration,
-    next: Duration,
-}
-
-impl Backoff {
-    /// A fresh backoff.
-    pub fn new(initial: Duration, max: Duration) -> Self {
-        Backoff {
-            initial,
-            max: max.max(initial),
-            next: initial,
-        }
-    }
-
-    /// The next pause.
-    pub fn next_delay(&mut self) -> Duration {
-        let d = self.next;
-        self.next = (self.next * 2).min(self.max);
-        d
-    }
-
-    /// The longest pause from now on (a problem only the user can fix).
-    pub fn slow(&mut self) -> Duration {
-        self.next = self.max;
-        self.max
-    }
-
-    /// Back to `initial` (after a ConnAck).
-    pub fn reset(&mut self) {
-        self.next = self.initial;
-    }
-}
-
 /// The connection task's state.
 pub struct Connection {
     /// rumqttc's event loop.
@@ -121,7 +85,11 @@ enum Flow {
 impl Connection {
     /// Polls until the publisher is done and the DISCONNECT is out (or cannot be sent).
     pub async fn run(mut self) {
-        let mut backoff = Backoff::new(self.tuning.initial_backoff, self.tuning.max_backoff);
+        let mut backoff = Backoff::new(
+            self.tuning.initial_backoff,
+            self.tuning.max_backoff,
+            crate::backoff::DEFAULT_STABLE_AFTER,
+        );
         let mut deadline = None;
         let mut epoch = 0;
         let mut logged = None;
@@ -319,9 +287,9 @@ fn describe(e: &ConnectionError, broker: &str, backoff: &mut Backoff) -> Diagnos
         ),
     };
     let delay = if fatal {
-        backoff.slow()
+        backoff.fatal()
     } else {
-        backoff.next_delay()
+        backoff.failed(Instant::now(), random_jitter())
     };
     Diagnosis {
         kind,
@@ -336,19 +304,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_to_the_cap_and_resets() {
-        let mut b = Backoff::new(Duration::from_secs(1), Duration::from_secs(30));
-        let seen: Vec<u64> = (0..7).map(|_| b.next_delay().as_secs()).collect();
-        assert_eq!(seen, [1, 2, 4, 8, 16, 30, 30]);
-        b.reset();
-        assert_eq!(b.next_delay(), Duration::from_secs(1));
-        assert_eq!(b.slow(), Duration::from_secs(30));
-        assert_eq!(b.next_delay(), Duration::from_secs(30));
-    }
-
-    #[test]
     fn bad_credentials_are_explained_and_slow() {
-        let mut b = Backoff::new(Duration::from_millis(10), Duration::from_secs(5));
+        let mut b = Backoff::new(
+            Duration::from_millis(10),
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        );
         let e = ConnectionError::ConnectionRefused(ConnectReturnCode::NotAuthorized);
         let d = describe(&e, "broker:1883", &mut b);
         assert!(
