@@ -89,6 +89,7 @@ impl Supervisor {
                 End::Failed(e) => e,
             };
             normaliser.reset();
+            self.metrics.set_up(&self.config.id, false);
             if online != Some(false) {
                 warn!(error = %err, "camera offline");
                 self.send(Update::Offline {
@@ -124,6 +125,7 @@ impl Supervisor {
                 }
             }
         }
+        self.metrics.set_up(&self.config.id, false);
         self.send(Update::Offline {
             camera: self.config.id.clone(),
             reason: "bridge stopping".into(),
@@ -163,6 +165,7 @@ impl Supervisor {
         };
         normaliser.set_model(info.model.as_deref());
         backoff.succeeded(Instant::now());
+        self.metrics.set_up(&self.config.id, true);
         if *online != Some(true) {
             info!(
                 model = info.model.as_deref().unwrap_or("?"),

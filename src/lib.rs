@@ -26,6 +26,7 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod app;
 pub mod archive;
 pub mod backoff;
 pub mod camera;
@@ -33,6 +34,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod event;
+pub mod http;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;

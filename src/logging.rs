@@ -6,8 +6,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
 
-/// Default filter when neither `--log-level` nor `RUST_LOG` is set. rumqttd is chatty.
-pub const DEFAULT_FILTER: &str = "info,rumqttd=warn";
+/// Default filter when neither `--log-level` nor `RUST_LOG` is set. rumqttd (the demo's embedded broker) logs routine disconnects as errors.
+pub const DEFAULT_FILTER: &str = "info,rumqttd=off";
 
 /// Installs the global subscriber. `level` wins over `RUST_LOG`.
 pub fn init(level: Option<&str>, format: LogFormat) -> anyhow::Result<()> {

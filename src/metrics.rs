@@ -18,6 +18,7 @@ struct Counters {
     snapshot_failures: BTreeMap<CameraId, u64>,
     renewals: BTreeMap<CameraId, u64>,
     drift_ms: BTreeMap<CameraId, i64>,
+    up: BTreeMap<CameraId, bool>,
 }
 
 /// Shared counters.
@@ -61,6 +62,23 @@ impl Metrics {
         self.with(|c| {
             c.drift_ms.insert(camera.clone(), offset_ms);
         });
+    }
+
+    /// Records whether a camera is subscribed and delivering events.
+    pub fn set_up(&self, camera: &CameraId, up: bool) {
+        self.with(|c| {
+            c.up.insert(camera.clone(), up);
+        });
+    }
+
+    /// Cameras that are not up (never connected, or offline now), in id order.
+    pub fn cameras_down<'a>(&self, all: impl IntoIterator<Item = &'a CameraId>) -> Vec<CameraId> {
+        self.with(|c| {
+            all.into_iter()
+                .filter(|id| !c.up.get(*id).copied().unwrap_or(false))
+                .cloned()
+                .collect()
+        })
     }
 
     /// Rings counted for `camera`.

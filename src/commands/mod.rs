@@ -1,10 +1,14 @@
 //! The subcommands. Each returns `anyhow::Result<ExitCode>`; `main` prints errors once.
 
 pub mod check;
+pub mod demo;
 pub mod discover;
 
 use std::process::ExitCode;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::app;
 use crate::cli::{Cli, Command};
 
 /// Runs the command `cli` asks for.
@@ -20,8 +24,28 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
                 crate::units::parse_duration(&wait).map_err(|e| anyhow::anyhow!("--wait {e}"))?;
             runtime()?.block_on(discover::run(addresses, wait))
         }
-        Command::Run => anyhow::bail!("run: not wired yet"),
-        Command::Demo { .. } => anyhow::bail!("demo: not wired yet"),
+        Command::Run => {
+            let config = crate::config::load(&cli.config)?;
+            runtime()?.block_on(async {
+                let token = CancellationToken::new();
+                tokio::spawn(app::signals(token.clone()));
+                app::run(config, token).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { mqtt, duration } => {
+            let duration = duration
+                .map(|d| {
+                    crate::units::parse_duration(&d).map_err(|e| anyhow::anyhow!("--duration {e}"))
+                })
+                .transpose()?;
+            runtime()?.block_on(async {
+                let token = CancellationToken::new();
+                tokio::spawn(app::signals(token.clone()));
+                demo::run(mqtt, duration, token).await
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

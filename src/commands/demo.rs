@@ -1,0 +1,222 @@
+//! `doorbell-bridge demo`: the simulated doorbell, an embedded MQTT broker (or `--mqtt URL`)
+//! and the real bridge, with a temporary archive. It presses the button and toggles motion
+//! every few seconds and prints every MQTT message and archived file. Ctrl-C stops it cleanly.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+use crate::app::{self, Options};
+use crate::config::{self, Config};
+use crate::sim::{SimDoorbell, SimOptions};
+
+/// Time between presses.
+pub const PRESS_EVERY: Duration = Duration::from_secs(8);
+/// Time between motion toggles.
+pub const MOTION_EVERY: Duration = Duration::from_secs(5);
+/// Longest payload text printed.
+const SHOWN_PAYLOAD: usize = 120;
+
+/// Runs the demo until `shutdown` fires or `duration` passes.
+pub async fn run(
+    mqtt: Option<String>,
+    duration: Option<Duration>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let sim = SimDoorbell::start(SimOptions::default()).await?;
+    let broker = broker_url(mqtt)?;
+    let archive = std::env::temp_dir().join(format!("doorbell-bridge-demo-{}", std::process::id()));
+    let config = demo_config(&sim, &broker, &archive)?;
+    println!("simulated doorbell: {}", sim.device_url());
+    println!(
+        "MQTT broker:        {}",
+        config::redact_url(broker.as_str())
+    );
+    println!("archive:            {}", archive.display());
+    println!("(Ctrl-C to stop)\n");
+    let watch = watch(&config, shutdown.clone());
+    let running = app::start(&config, shutdown.clone(), Options::default()).await?;
+    let drive = drive(&sim, shutdown.clone());
+    let stop = async {
+        match duration {
+            Some(d) => tokio::select! {
+                () = tokio::time::sleep(d) => shutdown.cancel(),
+                () = shutdown.cancelled() => {}
+            },
+            None => shutdown.cancelled().await,
+        }
+    };
+    tokio::join!(watch, drive, stop);
+    println!("\nstopping...");
+    let clean = running.stopped().await;
+    sim.shutdown().await;
+    let _ = std::fs::remove_dir_all(&archive);
+    println!(
+        "{}",
+        if clean {
+            "stopped cleanly"
+        } else {
+            "stopped (some tasks were late)"
+        }
+    );
+    Ok(())
+}
+
+/// The broker to use: `--mqtt` (credentials in the URL become username/password), else an
+/// embedded one on a free loopback port.
+fn broker_url(mqtt: Option<String>) -> anyhow::Result<Url> {
+    if let Some(text) = mqtt {
+        let text = if text.contains("://") {
+            text
+        } else {
+            format!("mqtt://{text}")
+        };
+        return Url::parse(&text).map_err(|e| {
+            anyhow::anyhow!(
+                "--mqtt {:?}: {e}; write it like mqtt://homeassistant.local",
+                config::redact_url(&text)
+            )
+        });
+    }
+    embedded()
+}
+
+#[cfg(feature = "embedded-broker")]
+fn embedded() -> anyhow::Result<Url> {
+    let addr = crate::mqtt::embedded::start_embedded_broker()
+        .map_err(|e| anyhow::anyhow!("cannot start the embedded MQTT broker: {e}"))?;
+    Ok(Url::parse(&format!("mqtt://{addr}"))?)
+}
+
+#[cfg(not(feature = "embedded-broker"))]
+fn embedded() -> anyhow::Result<Url> {
+    anyhow::bail!(
+        "this build has no embedded MQTT broker (feature embedded-broker); pass --mqtt mqtt://your-broker"
+    )
+}
+
+/// The config the demo runs on.
+fn demo_config(sim: &SimDoorbell, broker: &Url, archive: &Path) -> anyhow::Result<Config> {
+    let mut plain = broker.clone();
+    let _ = plain.set_username("");
+    let _ = plain.set_password(None);
+    let mut text = format!("[mqtt]\nurl = {:?}\n", plain.as_str());
+    if !broker.username().is_empty() {
+        text.push_str(&format!("username = {:?}\n", broker.username()));
+    }
+    if let Some(p) = broker.password() {
+        text.push_str(&format!("password = {p:?}\n"));
+    }
+    text.push_str(&format!(
+        r#"[storage]
+path = {:?}
+[[cameras]]
+id = "demo_doorbell"
+name = "Demo Doorbell"
+url = {:?}
+username = "admin"
+password = "password"
+pull_timeout = "30s"
+[cameras.snapshot]
+on = ["ring", "person", "motion"]
+"#,
+        archive.display().to_string(),
+        sim.device_url().as_str()
+    ));
+    Ok(config::from_toml(&text, &PathBuf::from("(demo)"))?)
+}
+
+/// Presses the button and toggles motion until shutdown.
+async fn drive(sim: &SimDoorbell, shutdown: CancellationToken) {
+    if !sim.wait_for_subscription(Duration::from_secs(30)).await {
+        eprintln!("the bridge did not subscribe to the simulated doorbell within 30 s");
+    }
+    let mut press = tokio::time::interval(PRESS_EVERY);
+    let mut motion = tokio::time::interval(MOTION_EVERY);
+    motion.tick().await;
+    let mut moving = false;
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            _ = press.tick() => {
+                println!("--- pressing the doorbell button");
+                sim.press();
+            }
+            _ = motion.tick() => {
+                moving = !moving;
+                println!("--- motion {}", if moving { "starts" } else { "stops" });
+                sim.set_motion(moving);
+            }
+        }
+    }
+}
+
+/// Subscribes to everything the bridge publishes and prints it.
+async fn watch(config: &Config, shutdown: CancellationToken) {
+    let m = &config.mqtt;
+    let mut opts = MqttOptions::new(
+        format!("doorbell-bridge-demo-watch-{}", std::process::id()),
+        &m.host,
+        m.port,
+    );
+    opts.set_max_packet_size(crate::mqtt::MAX_PACKET_BYTES, crate::mqtt::MAX_PACKET_BYTES);
+    if let (Some(u), Some(p)) = (&m.username, &m.password) {
+        opts.set_credentials(u, p.expose());
+    }
+    let (client, mut events) = AsyncClient::new(opts, 16);
+    let filters = [
+        format!("{}/#", m.base_topic),
+        format!("{}/#", m.discovery_prefix),
+    ];
+    loop {
+        let event = tokio::select! {
+            () = shutdown.cancelled() => return,
+            e = events.poll() => e,
+        };
+        match event {
+            Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                for f in &filters {
+                    let _ = client.subscribe(f, QoS::AtMostOnce).await;
+                }
+            }
+            Ok(Event::Incoming(Incoming::Publish(p))) => {
+                println!("{}  {}", p.topic, show(&p.payload));
+                if p.topic.ends_with("/snapshot/info")
+                    && let Ok(v) = serde_json::from_slice::<serde_json::Value>(&p.payload)
+                    && let Some(path) = v.get("archived").and_then(|a| a.as_str())
+                {
+                    println!("    archived: {path}");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => {
+                eprintln!("demo watcher: {e}; retrying");
+                tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
+/// A short, printable form of a payload.
+pub fn show(payload: &[u8]) -> String {
+    if crate::snapshot::is_jpeg(payload) {
+        return format!("<JPEG, {} bytes>", payload.len());
+    }
+    match std::str::from_utf8(payload) {
+        Ok(t) if t.chars().count() > SHOWN_PAYLOAD => {
+            format!(
+                "{}... ({} bytes)",
+                t.chars().take(SHOWN_PAYLOAD).collect::<String>(),
+                payload.len()
+            )
+        }
+        Ok(t) => t.to_owned(),
+        Err(_) => format!("<{} bytes of binary>", payload.len()),
+    }
+}

@@ -1,0 +1,143 @@
+//! Health and metrics over HTTP, off by default (`[http] listen = "127.0.0.1:9464"`).
+//!
+//! `/healthz` answers 200 while the MQTT connection and every camera are up, 503 with a JSON
+//! reason otherwise; `/metrics` is the Prometheus text format. Nothing else is served, and no
+//! port is opened unless the user configures one.
+
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio_util::sync::CancellationToken;
+
+use crate::event::CameraId;
+use crate::metrics::{Metrics, family};
+use crate::mqtt::BridgeStatus;
+
+/// What the endpoint reads.
+#[derive(Clone)]
+pub struct Sources {
+    /// Camera counters and up/down state.
+    pub metrics: Metrics,
+    /// MQTT connection state and counters.
+    pub mqtt: BridgeStatus,
+    /// Every configured camera.
+    pub cameras: Arc<Vec<CameraId>>,
+}
+
+/// The health verdict: `Ok` or the reasons it is not.
+pub fn health(s: &Sources) -> Result<(), serde_json::Value> {
+    let down = s.metrics.cameras_down(s.cameras.iter());
+    let mqtt = s.mqtt.is_connected();
+    if mqtt && down.is_empty() {
+        return Ok(());
+    }
+    Err(serde_json::json!({
+        "status": "unhealthy",
+        "mqtt_connected": mqtt,
+        "mqtt_error": s.mqtt.last_error(),
+        "cameras_down": down.iter().map(CameraId::as_str).collect::<Vec<_>>(),
+    }))
+}
+
+/// The Prometheus text of everything.
+pub fn metrics_text(s: &Sources) -> String {
+    let mut out = String::new();
+    s.metrics.render(&mut out);
+    let m = &s.mqtt;
+    let gauges: [(&str, &str, &str, u64); 6] = [
+        (
+            "doorbell_bridge_mqtt_connected",
+            "gauge",
+            "1 while connected to the broker.",
+            u64::from(m.is_connected()),
+        ),
+        (
+            "doorbell_bridge_mqtt_reconnects_total",
+            "counter",
+            "Reconnections to the broker.",
+            m.reconnects(),
+        ),
+        (
+            "doorbell_bridge_mqtt_connection_failures_total",
+            "counter",
+            "Failed connection attempts.",
+            m.failures(),
+        ),
+        (
+            "doorbell_bridge_mqtt_published_total",
+            "counter",
+            "Messages handed to the broker.",
+            m.published(),
+        ),
+        (
+            "doorbell_bridge_mqtt_dropped_total",
+            "counter",
+            "Events dropped because the queue was full.",
+            m.dropped(),
+        ),
+        (
+            "doorbell_bridge_mqtt_queue_depth",
+            "gauge",
+            "Messages waiting for the broker.",
+            m.queue_depth() as u64,
+        ),
+    ];
+    for (name, kind, help, value) in gauges {
+        family(&mut out, name, kind, help);
+        let _ = writeln!(out, "{name} {value}");
+    }
+    out
+}
+
+async fn healthz(State(s): State<Sources>) -> impl IntoResponse {
+    let (code, body) = match health(&s) {
+        Ok(()) => (StatusCode::OK, serde_json::json!({"status": "ok"})),
+        Err(reason) => (StatusCode::SERVICE_UNAVAILABLE, reason),
+    };
+    (
+        code,
+        [(header::CONTENT_TYPE, "application/json")],
+        body.to_string(),
+    )
+}
+
+async fn metrics(State(s): State<Sources>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics_text(&s),
+    )
+}
+
+/// Binds `addr` (a clear error when it cannot) and returns the server future, which ends when
+/// `shutdown` fires.
+pub async fn serve(
+    addr: SocketAddr,
+    sources: Sources,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!(
+            "http.listen {addr}: cannot listen ({e}); pick a free port or remove [http]"
+        )
+    })?;
+    let local = listener.local_addr()?;
+    let app = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(sources);
+    let server = async move {
+        let result = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await;
+        if let Err(e) = result {
+            tracing::warn!("health endpoint stopped: {e}");
+        }
+    };
+    Ok((local, server))
+}
