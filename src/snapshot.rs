@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::archive::{self, Archive, Meta};
+use crate::archive::{Archive, Meta};
 use crate::config::CameraConfig;
 use crate::event::{Kind, Snapshot, SnapshotReason, Update};
 use crate::metrics::Metrics;
@@ -100,6 +100,7 @@ pub struct SnapshotTask {
     metrics: Metrics,
     uri: Option<Url>,
     failing: bool,
+    archive_failing: bool,
 }
 
 impl SnapshotTask {
@@ -121,6 +122,7 @@ impl SnapshotTask {
             metrics,
             uri: None,
             failing: false,
+            archive_failing: false,
         }
     }
 
@@ -145,6 +147,7 @@ impl SnapshotTask {
                     bursts.pop_front().expect("guarded").1
                 }
             };
+            debug!(?trigger, "taking a snapshot");
             let mut shared = vec![trigger];
             let result = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -292,10 +295,10 @@ impl SnapshotTask {
             .await;
     }
 
-    /// Writes to the archive off the async threads. A failure is logged (with its hint) and
-    /// the snapshot still goes to MQTT; the next write tries again.
+    /// Writes to the archive off the async threads. A failure is logged once (with its hint)
+    /// until a write works again; the snapshot still goes to MQTT and the next write retries.
     async fn store(
-        &self,
+        &mut self,
         jpeg: &Bytes,
         trigger: &Trigger,
         taken: jiff::Timestamp,
@@ -323,24 +326,26 @@ impl SnapshotTask {
             archive.store(&jpeg, &meta)
         })
         .await;
-        match result {
+        let problem = match result {
             Ok(Ok((path, over))) => {
                 if over {
                     self.sweep.notify_one();
                 }
-                Some(path)
+                if std::mem::take(&mut self.archive_failing) {
+                    info!("archiving works again");
+                }
+                return Some(path);
             }
-            Ok(Err(e @ archive::Error::DiskFull { .. }))
-            | Ok(Err(e @ archive::Error::PermissionDenied { .. }))
-            | Ok(Err(e @ archive::Error::Io { .. })) => {
-                warn!("snapshot not archived: {e}");
-                None
-            }
-            Err(e) => {
-                warn!("snapshot not archived: the writer task failed: {e}");
-                None
-            }
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the writer task failed: {e}"),
+        };
+        if self.archive_failing {
+            debug!("snapshot not archived: {problem}");
+        } else {
+            warn!("snapshot not archived: {problem}");
+            self.archive_failing = true;
         }
+        None
     }
 }
 

@@ -82,8 +82,12 @@ async fn snapshot(State(s): Shr, uri: Uri, headers: HeaderMap) -> Response {
     if let Some(challenge) = digest_challenge(&s, &Method::GET, &uri, &headers) {
         return challenge;
     }
-    s.lock().stats.snapshots += 1;
-    let mut response = (StatusCode::OK, SNAPSHOT.clone()).into_response();
+    let body = {
+        let mut inner = s.lock();
+        inner.stats.snapshots += 1;
+        inner.snapshot.clone().unwrap_or_else(|| SNAPSHOT.clone())
+    };
+    let mut response = (StatusCode::OK, body).into_response();
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static("image/jpeg"));

@@ -281,6 +281,12 @@ impl SimDoorbell {
         self.shared.lock().clock_offset = offset;
     }
 
+    /// Serves `body` at the snapshot URI instead of the built-in JPEG (`None` restores it):
+    /// an HTML error page, a huge picture, whatever a broken camera sends.
+    pub fn set_snapshot(&self, body: Option<Vec<u8>>) {
+        self.shared.lock().snapshot = body;
+    }
+
     /// A snapshot of the counters.
     pub fn stats(&self) -> SimStats {
         let mut inner = self.shared.lock();

@@ -58,6 +58,8 @@ pub struct Inner {
     pub person: bool,
     /// Counters.
     pub stats: SimStats,
+    /// What `/snapshot.jpg` serves instead of the built-in JPEG (a broken camera).
+    pub snapshot: Option<Vec<u8>>,
 }
 
 impl Shared {
@@ -73,6 +75,7 @@ impl Shared {
             motion: false,
             person: false,
             stats: SimStats::default(),
+            snapshot: None,
         };
         Arc::new(Shared {
             options,

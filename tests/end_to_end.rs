@@ -1,0 +1,348 @@
+//! The whole bridge (`app::start`) between the simulated doorbell and a real broker, with a
+//! real archive folder: a press becomes an event, then a JPEG on MQTT and on disk.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use doorbell_bridge::app::{self, Options, Running};
+use doorbell_bridge::config;
+use doorbell_bridge::onvif::ClientOptions;
+use doorbell_bridge::sim::{Fault, SimDoorbell, SimOptions};
+use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
+use serde_json::Value;
+use support::broker::Broker;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(20);
+const CAM: &str = "doorbell-bridge/front_door";
+
+/// Every message on `#`, in arrival order.
+struct Collector {
+    rx: mpsc::UnboundedReceiver<(String, Vec<u8>)>,
+    seen: Vec<(String, Vec<u8>)>,
+    client: AsyncClient,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Collector {
+    async fn start(port: u16) -> Collector {
+        let mut o = MqttOptions::new(
+            format!("e2e-{}", uuid::Uuid::new_v4().simple()),
+            "127.0.0.1",
+            port,
+        );
+        o.set_max_packet_size(1 << 24, 1 << 24);
+        let (client, mut events) = AsyncClient::new(o, 16);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let (ready_tx, mut ready) = mpsc::channel(1);
+        let sub = client.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                match events.poll().await {
+                    Ok(Event::Incoming(Incoming::ConnAck(_))) => {
+                        let _ = sub.subscribe("#", QoS::AtLeastOnce).await;
+                    }
+                    Ok(Event::Incoming(Incoming::SubAck(_))) => {
+                        let _ = ready_tx.try_send(());
+                    }
+                    Ok(Event::Incoming(Incoming::Publish(p))) => {
+                        let _ = tx.send((p.topic.clone(), p.payload.to_vec()));
+                    }
+                    Ok(_) => {}
+                    Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                }
+            }
+        });
+        tokio::time::timeout(WAIT, ready.recv())
+            .await
+            .expect("subscribed");
+        Collector {
+            rx,
+            seen: Vec::new(),
+            client,
+            task,
+        }
+    }
+
+    /// Index (in arrival order) of the first message after `from` on `topic` matching `want`.
+    async fn wait(&mut self, from: usize, topic: &str, want: impl Fn(&[u8]) -> bool) -> usize {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.seen[from.min(self.seen.len())..]
+                .iter()
+                .position(|(t, p)| t == topic && want(p))
+            {
+                return from + i;
+            }
+            match tokio::time::timeout_at(deadline, self.rx.recv()).await {
+                Ok(Some(m)) => self.seen.push(m),
+                _ => panic!(
+                    "nothing matching on {topic} within {WAIT:?}; saw {:?}",
+                    self.seen
+                        .iter()
+                        .map(|(t, _)| t.as_str())
+                        .collect::<Vec<_>>()
+                ),
+            }
+        }
+    }
+
+    fn json(&self, i: usize) -> Value {
+        serde_json::from_slice(&self.seen[i].1).expect("JSON payload")
+    }
+}
+
+impl Drop for Collector {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Polls `cond` until it holds (a bounded wait for a counter, not a pace).
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+fn is_ring(p: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(p).is_ok_and(|v| v["kind"] == "ring" && v["trigger"] == true)
+}
+
+fn config(sim: &SimDoorbell, port: u16, archive: &Path, extra: &str) -> config::Config {
+    let text = format!(
+        r#"[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+[storage]
+path = {:?}
+[[cameras]]
+id = "front_door"
+name = "Front Door"
+url = "{}"
+username = "admin"
+password = "password"
+pull_timeout = "1s"
+max_backoff = "2s"
+{extra}
+"#,
+        archive.display().to_string(),
+        sim.device_url()
+    );
+    config::from_toml(&text, Path::new("test.toml")).expect("valid config")
+}
+
+fn options() -> Options {
+    Options {
+        shutdown_deadline: Duration::from_secs(8),
+        client: ClientOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            pull_margin: Duration::from_secs(2),
+            ..ClientOptions::default()
+        },
+        mqtt: support::bridge::tuning(),
+    }
+}
+
+async fn start(cfg: &config::Config) -> (Running, CancellationToken) {
+    let token = CancellationToken::new();
+    let running = app::start(cfg, token.clone(), options())
+        .await
+        .expect("bridge starts");
+    (running, token)
+}
+
+fn archived_files(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "jpg") {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn press_gives_event_then_jpeg_on_mqtt_and_in_the_archive() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&sim, broker.port(), dir.path(), "");
+    let mut mqtt = Collector::start(broker.port()).await;
+    let (running, token) = start(&cfg).await;
+
+    // Discovery describes the camera as a device with a doorbell event entity.
+    let d = mqtt
+        .wait(
+            0,
+            "homeassistant/device/doorbell-bridge_front_door/config",
+            |p| !p.is_empty(),
+        )
+        .await;
+    let disc = mqtt.json(d);
+    assert_eq!(disc["components"]["doorbell"]["platform"], "event");
+    assert_eq!(disc["components"]["doorbell"]["device_class"], "doorbell");
+    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
+        .await;
+    assert!(sim.wait_for_subscription(WAIT).await);
+
+    sim.press();
+    let event = mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
+    let e = mqtt.json(event);
+    assert_eq!(e["camera"], "front_door");
+    assert_eq!(e["topic"], "tns1:RuleEngine/MyRuleDetector/Visitor");
+    assert_eq!(e["operation"], "Changed");
+    let bell = mqtt.wait(0, &format!("{CAM}/doorbell"), |_| true).await;
+    assert_eq!(mqtt.json(bell)["event_type"], "ring");
+    // The JPEG follows the event, never the other way round.
+    let jpeg = mqtt
+        .wait(0, &format!("{CAM}/snapshot"), |p| {
+            p.starts_with(b"\xff\xd8")
+        })
+        .await;
+    assert!(jpeg > event, "snapshot published before the event");
+    let info = mqtt
+        .wait(jpeg, &format!("{CAM}/snapshot/info"), |_| true)
+        .await;
+    let info = mqtt.json(info);
+    assert_eq!(info["kind"], "ring");
+    assert_eq!(info["event_time"], e["time"]);
+    let path = PathBuf::from(info["archived"].as_str().expect("archived path"));
+    assert!(path.starts_with(dir.path()), "{path:?}");
+    assert_eq!(std::fs::read(&path).unwrap(), mqtt.seen[jpeg].1);
+    assert!(path.with_extension("json").exists(), "sidecar missing");
+
+    // The Home Assistant button takes a picture on demand.
+    let before = mqtt.seen.len();
+    mqtt.client
+        .publish(
+            format!("{CAM}/snapshot/set"),
+            QoS::AtLeastOnce,
+            false,
+            "PRESS",
+        )
+        .await
+        .unwrap();
+    let info = mqtt
+        .wait(before, &format!("{CAM}/snapshot/info"), |p| {
+            serde_json::from_slice::<Value>(p).is_ok_and(|v| v["reason"] == "demand")
+        })
+        .await;
+    assert!(mqtt.json(info)["archived"].is_string());
+    assert_eq!(archived_files(dir.path()).len(), 2);
+
+    // Shutdown: unsubscribed, everything offline, in time.
+    let stop_from = mqtt.seen.len();
+    token.cancel();
+    assert!(running.stopped().await, "shutdown missed its deadline");
+    mqtt.wait(stop_from, &format!("{CAM}/status"), |p| p == b"offline")
+        .await;
+    mqtt.wait(stop_from, "doorbell-bridge/status", |p| p == b"offline")
+        .await;
+    assert_eq!(sim.stats().live_subscriptions, 0);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn broken_snapshots_never_hold_back_the_ring() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &sim,
+        broker.port(),
+        dir.path(),
+        "[cameras.snapshot]\nmax_size = \"4KiB\"",
+    );
+    let mut mqtt = Collector::start(broker.port()).await;
+    let (running, token) = start(&cfg).await;
+    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
+        .await;
+
+    // Not a JPEG, then too large: the ring still arrives, no picture is published or kept.
+    for body in [b"<html>503 busy</html>".to_vec(), vec![0xff; 64 * 1024]] {
+        sim.set_snapshot(Some(body));
+        let from = mqtt.seen.len();
+        sim.press();
+        mqtt.wait(from, &format!("{CAM}/event"), is_ring).await;
+        // The falling edge comes after the failed fetch had its chance.
+        mqtt.wait(from, &format!("{CAM}/event"), |p| {
+            serde_json::from_slice::<Value>(p)
+                .is_ok_and(|v| v["kind"] == "ring" && v["active"] == false)
+        })
+        .await;
+    }
+    // A good picture again: the URI is looked up afresh and the fetch works.
+    sim.set_snapshot(None);
+    let from = mqtt.seen.len();
+    sim.press();
+    mqtt.wait(from, &format!("{CAM}/snapshot"), |p| {
+        p.starts_with(b"\xff\xd8")
+    })
+    .await;
+    let jpegs = mqtt
+        .seen
+        .iter()
+        .filter(|(t, _)| t == &format!("{CAM}/snapshot"))
+        .count();
+    assert_eq!(jpegs, 1, "a broken reply was published as a snapshot");
+    token.cancel();
+    assert!(running.stopped().await);
+}
+
+#[tokio::test]
+async fn an_unwritable_archive_still_publishes_the_picture() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    // /sys refuses every write, even root's (mode bits would not stop root).
+    let cfg = config(
+        &sim,
+        broker.port(),
+        Path::new("/sys/doorbell-bridge-test"),
+        "",
+    );
+    let mut mqtt = Collector::start(broker.port()).await;
+    let (running, token) = start(&cfg).await;
+    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
+        .await;
+    for _ in 0..2 {
+        let from = mqtt.seen.len();
+        sim.press();
+        mqtt.wait(from, &format!("{CAM}/event"), is_ring).await;
+        let info = mqtt
+            .wait(from, &format!("{CAM}/snapshot/info"), |_| true)
+            .await;
+        assert!(mqtt.json(info)["archived"].is_null());
+    }
+    token.cancel();
+    assert!(running.stopped().await);
+}
+
+#[tokio::test]
+async fn stops_in_time_with_the_broker_and_the_camera_gone() {
+    let mut broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&sim, broker.port(), dir.path(), "");
+    let (running, token) = start(&cfg).await;
+    assert!(sim.wait_for_subscription(WAIT).await);
+    running.mqtt.wait_until(|s| s.is_connected()).await;
+    broker.stop();
+    sim.set_fault(Fault::Offline);
+    token.cancel();
+    // Bounded by the deadline (8 s) plus the MQTT side's own 2 s: it returns either way.
+    let _clean = tokio::time::timeout(Duration::from_secs(15), running.stopped())
+        .await
+        .expect("the bridge stops within its deadline");
+}
