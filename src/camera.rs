@@ -142,7 +142,7 @@ impl Supervisor {
         online: &mut Option<bool>,
     ) -> End {
         let setup = async {
-            let offset = self.client.sync_clock().await?;
+            let offset = self.sync_clock().await?;
             self.report_drift(offset.as_millis()).await;
             let info = self.client.device_information().await?;
             let services = self.client.services().await?;
@@ -308,6 +308,31 @@ impl Supervisor {
         if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {
             // A full queue means a fetch is running and queued triggers will share it.
             let _ = tx.try_send(t);
+        }
+    }
+
+    /// Measures the camera clock; sets it to ours first when the user turned `set_clock` on
+    /// and it drifts beyond the threshold. A camera that refuses keeps working through the
+    /// offset.
+    async fn sync_clock(&self) -> Result<jiff::SignedDuration, onvif::Error> {
+        let offset = self.client.sync_clock().await?;
+        let threshold = jiff::SignedDuration::try_from(self.config.drift_threshold)
+            .unwrap_or(jiff::SignedDuration::MAX);
+        if !self.config.set_clock || offset.abs() <= threshold {
+            return Ok(offset);
+        }
+        match self.client.set_system_time(jiff::Timestamp::now()).await {
+            Ok(after) => {
+                info!(
+                    "set the camera clock (it was {:.1} s off; set_clock is on)",
+                    offset.as_secs_f64()
+                );
+                Ok(after)
+            }
+            Err(e) => {
+                warn!("could not set the camera clock: {e}");
+                Ok(offset)
+            }
         }
     }
 

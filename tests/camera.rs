@@ -32,6 +32,10 @@ async fn rig(options: SimOptions, password: &str) -> Rig {
 }
 
 fn start(sim: SimDoorbell, password: &str) -> Rig {
+    start_with(sim, password, "")
+}
+
+fn start_with(sim: SimDoorbell, password: &str, extra: &str) -> Rig {
     let toml = format!(
         r#"[[cameras]]
 id = "front_door"
@@ -40,6 +44,7 @@ username = "admin"
 password = "{password}"
 pull_timeout = "1s"
 max_backoff = "2s"
+{extra}
 "#,
         sim.device_url()
     );
@@ -310,4 +315,56 @@ async fn short_subscriptions_are_renewed() {
     let (sim, seen) = rig.stop().await;
     // Renewals kept the one subscription alive: no resubscribe happened.
     assert_eq!(sim.stats().subscriptions_created, 1, "{seen:#?}");
+}
+
+fn drift_ms(u: &Update) -> Option<i64> {
+    match u {
+        Update::ClockDrift { offset_ms, .. } => Some(*offset_ms),
+        _ => None,
+    }
+}
+
+#[tokio::test]
+async fn digest_only_camera() {
+    let options = SimOptions {
+        wsse: false,
+        http_digest: true,
+        ..SimOptions::default()
+    };
+    let mut rig = rig(options, "password").await;
+    rig.online().await;
+    rig.press_and_ring().await;
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_camera_a_day_ahead_works_and_its_clock_is_left_alone() {
+    let options = SimOptions {
+        clock_offset: jiff::SignedDuration::from_hours(24),
+        ..SimOptions::default()
+    };
+    let mut rig = rig(options, "password").await;
+    let drift = rig.expect("clock drift", |u| drift_ms(u).is_some()).await;
+    let ms = drift_ms(&drift).unwrap();
+    assert!((ms - 86_400_000).abs() < 5_000, "{ms}");
+    rig.online().await;
+    rig.press_and_ring().await;
+    let (sim, _) = rig.stop().await;
+    assert_eq!(sim.stats().action("SetSystemDateAndTime"), 0);
+}
+
+#[tokio::test]
+async fn set_clock_fixes_a_drifting_camera_when_asked() {
+    let options = SimOptions {
+        clock_offset: jiff::SignedDuration::from_hours(-3),
+        ..SimOptions::default()
+    };
+    let sim = SimDoorbell::start(options).await.unwrap();
+    let mut rig = start_with(sim, "password", "set_clock = true");
+    let drift = rig.expect("clock drift", |u| drift_ms(u).is_some()).await;
+    let ms = drift_ms(&drift).unwrap();
+    assert!(ms.abs() < 2_000, "clock still {ms} ms off");
+    rig.online().await;
+    let (sim, _) = rig.stop().await;
+    assert_eq!(sim.stats().action("SetSystemDateAndTime"), 1);
 }

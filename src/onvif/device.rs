@@ -12,6 +12,7 @@ use super::{Client, Error, dom, time};
 use crate::event::DeviceInfo;
 
 const ACTION_TIME: &str = "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime";
+const ACTION_SET_TIME: &str = "http://www.onvif.org/ver10/device/wsdl/SetSystemDateAndTime";
 const ACTION_INFO: &str = "http://www.onvif.org/ver10/device/wsdl/GetDeviceInformation";
 const ACTION_SERVICES: &str = "http://www.onvif.org/ver10/device/wsdl/GetServices";
 const ACTION_CAPABILITIES: &str = "http://www.onvif.org/ver10/device/wsdl/GetCapabilities";
@@ -174,6 +175,30 @@ impl Client {
         let offset = camera.duration_since(middle);
         self.set_clock_offset(offset);
         Ok(offset)
+    }
+
+    /// SetSystemDateAndTime (Manual, UTC) to `now`, then measures the offset again. Only
+    /// called when the user turned `set_clock` on: a camera's clock is the user's business.
+    pub async fn set_system_time(&self, now: Timestamp) -> Result<SignedDuration, Error> {
+        let t = now.to_zoned_datetime(jiff::tz::TimeZone::UTC);
+        let body = format!(
+            concat!(
+                "<tds:SetSystemDateAndTime><tds:DateTimeType>Manual</tds:DateTimeType>",
+                "<tds:DaylightSavings>false</tds:DaylightSavings>",
+                "<tds:TimeZone><tt:TZ>UTC0</tt:TZ></tds:TimeZone><tds:UTCDateTime>",
+                "<tt:Date><tt:Year>{}</tt:Year><tt:Month>{}</tt:Month><tt:Day>{}</tt:Day></tt:Date>",
+                "<tt:Time><tt:Hour>{}</tt:Hour><tt:Minute>{}</tt:Minute><tt:Second>{}</tt:Second></tt:Time>",
+                "</tds:UTCDateTime></tds:SetSystemDateAndTime>"
+            ),
+            t.year(),
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second()
+        );
+        self.device_call(ACTION_SET_TIME, &body).await?;
+        self.sync_clock().await
     }
 
     /// GetDeviceInformation.
