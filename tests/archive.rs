@@ -114,3 +114,61 @@ fn store_reports_when_the_archive_outgrows_its_limit() {
     assert_eq!(report.deleted, 1);
     assert!(report.remaining <= 2_000);
 }
+
+#[test]
+fn a_reader_never_sees_a_partial_snapshot() {
+    use doorbell_bridge::retention::is_our_jpeg;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const SIZE: usize = 512 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let archive = Archive::new(
+        root.clone(),
+        RetentionPolicy {
+            max_age: DAY,
+            max_size: u64::MAX,
+        },
+    );
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (root, done) = (root.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut checked = 0usize;
+            while !done.load(Ordering::Relaxed) {
+                for e in list(&root) {
+                    let name = e.path.file_name().unwrap().to_str().unwrap().to_owned();
+                    assert!(is_our_jpeg(&name));
+                    // Every visible JPEG is whole: first and last byte are where they belong.
+                    if let Ok(bytes) = std::fs::read(&e.path) {
+                        assert_eq!(bytes.len(), SIZE, "{name} visible before it was complete");
+                        assert_eq!(bytes[SIZE - 1], 0xd9);
+                        checked += 1;
+                    }
+                }
+            }
+            checked
+        })
+    };
+    let cam = CameraId::new("door").unwrap();
+    let mut jpeg = vec![0u8; SIZE];
+    jpeg[0] = 0xff;
+    jpeg[SIZE - 1] = 0xd9;
+    for _ in 0..40 {
+        let now = jiff::Timestamp::now();
+        let meta = Meta {
+            camera: &cam,
+            kind: Kind::Motion,
+            event_time: now,
+            camera_time: None,
+            topic: None,
+            taken: now,
+        };
+        archive.store(&jpeg, &meta).unwrap();
+    }
+    done.store(true, Ordering::Relaxed);
+    let checked = reader.join().expect("reader saw only whole files");
+    assert!(checked > 0, "the reader never looked");
+    assert_eq!(list(&root).len(), 40);
+}

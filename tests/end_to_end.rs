@@ -353,3 +353,27 @@ async fn stops_in_time_with_the_broker_and_the_camera_gone() {
         .await
         .expect("the bridge stops within its deadline");
 }
+
+#[tokio::test]
+async fn a_ring_takes_a_burst_of_extra_frames() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let extra = "[cameras.snapshot]\nburst = 2\nburst_interval = \"200ms\"";
+    let cfg = config(&sim, broker.port(), dir.path(), extra);
+    let mut mqtt = Collector::start(broker.port()).await;
+    let (running, token) = start(&cfg).await;
+    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
+        .await;
+    sim.press();
+    let mut from = mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
+    for _ in 0..3 {
+        from = mqtt
+            .wait(from, &format!("{CAM}/snapshot/info"), |_| true)
+            .await
+            + 1;
+    }
+    assert_eq!(archived_files(dir.path()).len(), 3);
+    token.cancel();
+    assert!(running.stopped().await);
+}
