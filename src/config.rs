@@ -2,6 +2,7 @@
 //! read into [`raw`] structs (`deny_unknown_fields`) and validated into [`Config`], the only
 //! form the rest of the program sees. Every error names the file, the key path and a fix.
 
+pub mod permissions;
 pub mod raw;
 
 use std::collections::BTreeMap;
@@ -15,6 +16,8 @@ use url::Url;
 use crate::event::{CameraId, Kind};
 use crate::secret::Secret;
 use crate::units::{parse_duration, parse_size};
+
+pub use permissions::{warn_if_world_readable, world_readable};
 
 /// Where the config lives unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/doorbell-bridge/doorbell-bridge.toml";
