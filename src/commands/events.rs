@@ -200,7 +200,7 @@ pub fn from_file(path: &Path, camera: &CameraConfig, json: bool) -> anyhow::Resu
             path.display()
         );
     }
-    let text = std::fs::read_to_string(&path)
+    let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
     let notifications = onvif::xml::parse_messages(&text)
         .with_context(|| format!("{}: not usable as a capture", path.display()))?;
