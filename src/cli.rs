@@ -48,6 +48,37 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Time each step may take (e.g. 10s, 30s for slow cameras).
+        #[arg(long, default_value = "10s")]
+        timeout: String,
+    },
+    /// Show what a camera sends and what the rules make of it (for writing a user rule).
+    Events {
+        /// The camera to watch (its id in the config); with --from-file, whose rules apply.
+        #[arg(long, required_unless_present = "from_file")]
+        camera: Option<String>,
+        /// Read a saved PullMessagesResponse instead of subscribing (no network, no config
+        /// needed without --camera).
+        #[arg(long, value_name = "FILE")]
+        from_file: Option<PathBuf>,
+        /// Print only the derived events, one JSON object per line (the MQTT event payload).
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many triggers (presses, new detections).
+        #[arg(long, conflicts_with = "from_file")]
+        count: Option<u64>,
+        /// Stop after this long (e.g. 5m).
+        #[arg(long, conflicts_with = "from_file")]
+        duration: Option<String>,
+    },
+    /// Fetch one snapshot from a camera.
+    Snapshot {
+        /// The camera (its id in the config).
+        #[arg(long)]
+        camera: String,
+        /// Where to write the JPEG.
+        #[arg(long, short)]
+        output: PathBuf,
     },
     /// Run a simulated doorbell, an MQTT broker and the bridge, and print what flows.
     Demo {

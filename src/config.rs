@@ -3,6 +3,7 @@
 //! form the rest of the program sees. Every error names the file, the key path and a fix.
 
 mod camera;
+pub mod permissions;
 pub mod raw;
 
 pub use camera::camera_url;
@@ -19,6 +20,8 @@ use url::Url;
 use crate::event::{CameraId, Kind};
 use crate::secret::Secret;
 use crate::units::{parse_duration, parse_size};
+
+pub use permissions::{warn_if_world_readable, world_readable};
 
 /// Where the config lives unless `--config` says otherwise.
 pub const DEFAULT_PATH: &str = "/etc/doorbell-bridge/doorbell-bridge.toml";

@@ -1,15 +1,24 @@
 //! The subcommands. Each returns `anyhow::Result<ExitCode>`; `main` prints errors once.
+//!
+//! Exit codes: 0 ok, 1 a check or the command failed (with a hint), 2 the config is invalid.
 
 pub mod check;
+pub mod check_camera;
+pub mod check_report;
 pub mod demo;
 pub mod discover;
+pub mod events;
+pub mod snapshot;
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
 use crate::app;
 use crate::cli::{Cli, Command};
+use crate::config::{self, CameraConfig, Config, ConfigError};
 
 /// Runs the command `cli` asks for.
 pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -18,14 +27,49 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("doorbell-bridge {}", env!("CARGO_PKG_VERSION"));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { offline, json } => check::run(&cli.config, offline, json),
+        Command::Check {
+            offline,
+            json,
+            timeout,
+        } => {
+            let options = check::CheckOptions {
+                offline,
+                json,
+                step_timeout: duration("--timeout", &timeout)?,
+            };
+            check::run(&cli.config, &options)
+        }
         Command::Discover { wait, addresses } => {
-            let wait =
-                crate::units::parse_duration(&wait).map_err(|e| anyhow::anyhow!("--wait {e}"))?;
+            let wait = duration("--wait", &wait)?;
             runtime()?.block_on(discover::run(addresses, wait))
         }
+        Command::Events {
+            camera,
+            from_file,
+            json,
+            count,
+            duration: d,
+        } => {
+            let until = events::Until {
+                count,
+                duration: d.map(|d| duration("--duration", &d)).transpose()?,
+            };
+            run_events(
+                &cli.config,
+                camera.as_deref(),
+                from_file.as_deref(),
+                json,
+                until,
+            )
+        }
+        Command::Snapshot { camera, output } => {
+            let config = config::load(&cli.config)?;
+            let camera = find_camera(&config, &camera)?;
+            runtime()?.block_on(snapshot::run(&camera, &output))
+        }
         Command::Run => {
-            let config = crate::config::load(&cli.config)?;
+            let config = config::load(&cli.config)?;
+            config::warn_if_world_readable(&cli.config);
             runtime()?.block_on(async {
                 let token = CancellationToken::new();
                 tokio::spawn(app::signals(token.clone()));
@@ -33,20 +77,64 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { mqtt, duration } => {
-            let duration = duration
-                .map(|d| {
-                    crate::units::parse_duration(&d).map_err(|e| anyhow::anyhow!("--duration {e}"))
-                })
-                .transpose()?;
+        Command::Demo { mqtt, duration: d } => {
+            let d = d.map(|d| duration("--duration", &d)).transpose()?;
             runtime()?.block_on(async {
                 let token = CancellationToken::new();
                 tokio::spawn(app::signals(token.clone()));
-                demo::run(mqtt, duration, token).await
+                demo::run(mqtt, d, token).await
             })?;
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn run_events(
+    path: &Path,
+    camera: Option<&str>,
+    from_file: Option<&Path>,
+    json: bool,
+    until: events::Until,
+) -> anyhow::Result<ExitCode> {
+    let camera = match camera {
+        Some(id) => find_camera(&config::load(path)?, id)?,
+        // Only --from-file gets here (clap requires one of the two).
+        None => events::file_camera(),
+    };
+    match from_file {
+        Some(file) => events::from_file(file, &camera, json),
+        None => runtime()?.block_on(async {
+            let token = CancellationToken::new();
+            tokio::spawn(app::signals(token.clone()));
+            events::live(&camera, json, until, token).await
+        }),
+    }
+}
+
+/// A duration option (`30s`, `5m`), with the option's name in the error.
+fn duration(option: &str, text: &str) -> anyhow::Result<Duration> {
+    crate::units::parse_duration(text).map_err(|e| anyhow::anyhow!("{option} {e}"))
+}
+
+/// The configured camera with id `id`; an unknown id is a config error listing the known ones.
+pub fn find_camera(config: &Config, id: &str) -> Result<CameraConfig, ConfigError> {
+    config
+        .cameras
+        .iter()
+        .find(|c| c.id.as_str() == id)
+        .cloned()
+        .ok_or_else(|| {
+            let known: Vec<&str> = config.cameras.iter().map(|c| c.id.as_str()).collect();
+            ConfigError {
+                file: config.source.clone(),
+                key: String::new(),
+                message: if known.is_empty() {
+                    format!("has no cameras, so no camera {id:?}; add a [[cameras]] entry")
+                } else {
+                    format!("has no camera {id:?}; pass one of: {}", known.join(", "))
+                },
+            }
+        })
 }
 
 /// The tokio runtime every async command runs on.

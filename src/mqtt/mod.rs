@@ -22,6 +22,7 @@ pub mod discovery;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
 mod link;
+pub mod probe;
 mod publisher;
 mod queue;
 mod status;

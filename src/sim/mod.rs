@@ -31,9 +31,12 @@
 //!   [`MAX_SUBSCRIPTIONS`] at once (`wsnt:SubscribeCreationFailedFault` beyond). PullMessages
 //!   caps Timeout at [`MAX_PULL_TIMEOUT`]; Renew answers the new TerminationTime.
 //! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
+//! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
+//!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 
 mod auth;
 mod device;
+mod discovery;
 mod events;
 mod http;
 mod jpeg;
@@ -60,6 +63,7 @@ use self::service::not_supported;
 use self::state::{REBOOT_CLOCK, Shared};
 
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
+pub use self::discovery::NAME as DISCOVERY_NAME;
 pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
 pub use self::jpeg::SNAPSHOT;
 
@@ -164,6 +168,7 @@ impl SimStats {
 #[derive(Clone)]
 pub struct SimDoorbell {
     shared: Arc<Shared>,
+    discovery: SocketAddr,
     stop: CancellationToken,
     task: Arc<Mutex<Option<JoinHandle<()>>>>,
 }
@@ -193,12 +198,21 @@ impl SimDoorbell {
             http::router(shared.clone()),
         )
         .with_graceful_shutdown(stop.clone().cancelled_owned());
+        let udp = discovery::bind(addr).await?;
+        let discovery = udp.local_addr()?;
+        let responder = discovery::respond(
+            udp,
+            format!("http://{addr}/onvif/device_service"),
+            format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+            stop.clone(),
+        );
         let task = tokio::spawn(async move {
             // Serving only ends at shutdown; accept errors are retried inside the listener.
-            let _ = server.await;
+            let (_, ()) = tokio::join!(server.into_future(), responder);
         });
         Ok(SimDoorbell {
             shared,
+            discovery,
             stop,
             task: Arc::new(Mutex::new(Some(task))),
         })
@@ -207,6 +221,12 @@ impl SimDoorbell {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.shared.addr
+    }
+
+    /// The UDP address its WS-Discovery responder answers directed probes on (name scope
+    /// "Simulated Doorbell", XAddrs the device service URL).
+    pub fn discovery_addr(&self) -> SocketAddr {
+        self.discovery
     }
 
     /// The device service URL, `http://127.0.0.1:PORT/onvif/device_service`.
