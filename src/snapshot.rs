@@ -90,6 +90,62 @@ pub fn host_allowed(uri: &Url, camera: &Url, allowed: &[String]) -> bool {
     }
 }
 
+/// Finds a camera's snapshot URI: Media2 first, else Media; the configured profile or the
+/// highest resolution; only the camera's own host or an allowed one.
+pub async fn lookup(client: &Client, camera: &CameraConfig) -> Result<Url, Error> {
+    let services = client.services().await?;
+    let candidates = [
+        services.media2.map(|url| MediaService {
+            url,
+            version: MediaVersion::V2,
+        }),
+        services.media.map(|url| MediaService {
+            url,
+            version: MediaVersion::V1,
+        }),
+    ];
+    let mut last = Error::NoMedia;
+    for media in candidates.into_iter().flatten() {
+        match uri_from(client, camera, &media).await {
+            Ok(u) => return Ok(u),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
+}
+
+async fn uri_from(
+    client: &Client,
+    camera: &CameraConfig,
+    media: &MediaService,
+) -> Result<Url, Error> {
+    let profiles = client.profiles(media).await?;
+    let token = match &camera.snapshot.profile {
+        Some(p) => p.clone(),
+        None => best_profile(&profiles).ok_or(Error::NoMedia)?.token.clone(),
+    };
+    let uri = client.snapshot_uri(media, &token).await?;
+    if !host_allowed(&uri, client.device_url(), &camera.snapshot.allowed_hosts) {
+        return Err(Error::HostNotAllowed {
+            host: uri.host_str().unwrap_or("").to_owned(),
+        });
+    }
+    Ok(uri)
+}
+
+/// Downloads `uri` (at most `max_size` bytes, [`SNAPSHOT_TIMEOUT`]) and checks it is a JPEG.
+pub async fn fetch_jpeg(client: &Client, uri: &Url, max_size: u64) -> Result<Bytes, Error> {
+    let bytes = client.fetch(uri, max_size, SNAPSHOT_TIMEOUT).await?;
+    if is_jpeg(&bytes) {
+        Ok(bytes)
+    } else {
+        Err(Error::NotJpeg {
+            url: onvif::error::redact(uri),
+            start: bytes.iter().take(8).map(|x| format!("{x:02x}")).collect(),
+        })
+    }
+}
+
 /// A camera's snapshot task.
 pub struct SnapshotTask {
     config: Arc<CameraConfig>,
@@ -188,73 +244,16 @@ impl SnapshotTask {
         let uri = match &self.uri {
             Some(u) => u.clone(),
             None => {
-                let u = self.lookup().await?;
+                let u = lookup(&self.client, &self.config).await?;
                 self.uri = Some(u.clone());
                 u
             }
         };
-        let cfg = &self.config.snapshot;
-        let result = self
-            .client
-            .fetch(&uri, cfg.max_size, SNAPSHOT_TIMEOUT)
-            .await
-            .map_err(Error::from)
-            .and_then(|b| {
-                if is_jpeg(&b) {
-                    Ok(b)
-                } else {
-                    Err(Error::NotJpeg {
-                        url: onvif::error::redact(&uri),
-                        start: b.iter().take(8).map(|x| format!("{x:02x}")).collect(),
-                    })
-                }
-            });
+        let result = fetch_jpeg(&self.client, &uri, self.config.snapshot.max_size).await;
         if result.is_err() {
             self.uri = None;
         }
         result
-    }
-
-    /// Finds the snapshot URI: Media2 first, else Media; the configured or the best profile.
-    async fn lookup(&self) -> Result<Url, Error> {
-        let services = self.client.services().await?;
-        let candidates = [
-            services.media2.map(|url| MediaService {
-                url,
-                version: MediaVersion::V2,
-            }),
-            services.media.map(|url| MediaService {
-                url,
-                version: MediaVersion::V1,
-            }),
-        ];
-        let mut last = Error::NoMedia;
-        for media in candidates.into_iter().flatten() {
-            match self.uri_from(&media).await {
-                Ok(u) => return Ok(u),
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
-    }
-
-    async fn uri_from(&self, media: &MediaService) -> Result<Url, Error> {
-        let profiles = self.client.profiles(media).await?;
-        let token = match &self.config.snapshot.profile {
-            Some(p) => p.clone(),
-            None => best_profile(&profiles).ok_or(Error::NoMedia)?.token.clone(),
-        };
-        let uri = self.client.snapshot_uri(media, &token).await?;
-        if !host_allowed(
-            &uri,
-            self.client.device_url(),
-            &self.config.snapshot.allowed_hosts,
-        ) {
-            return Err(Error::HostNotAllowed {
-                host: uri.host_str().unwrap_or("").to_owned(),
-            });
-        }
-        Ok(uri)
     }
 
     /// Archives and publishes a fetched JPEG, or logs the failure (once per failing streak).

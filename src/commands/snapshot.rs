@@ -1,9 +1,8 @@
 //! `doorbell-bridge snapshot --camera ID -o FILE`: fetch one JPEG from a configured camera.
 //!
-//! [`take`] is also the `check` command's snapshot step. It follows
-//! [`crate::snapshot::SnapshotTask`]'s lookup (Media2 first, then Media; the configured
-//! profile or the highest resolution; only the camera's own or allowed hosts) but also returns
-//! the URI, which the task keeps to itself, so `check` can show it.
+//! [`take`] is also the `check` command's snapshot step: the same lookup and fetch as the
+//! bridge's snapshot task ([`crate::snapshot::lookup`], [`crate::snapshot::fetch_jpeg`]), and it
+//! returns the URI so `check` can show it.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -13,63 +12,14 @@ use bytes::Bytes;
 use url::Url;
 
 use crate::config::CameraConfig;
-use crate::onvif::{self, Client, MediaService, MediaVersion, best_profile};
-use crate::snapshot::{Error, SNAPSHOT_TIMEOUT, host_allowed, is_jpeg};
+use crate::onvif::{self, Client};
+use crate::snapshot::{self, Error};
 
 /// Looks the snapshot URI up and fetches one JPEG (size capped, magic checked).
 pub async fn take(client: &Client, camera: &CameraConfig) -> Result<(Url, Bytes), Error> {
-    let uri = lookup(client, camera).await?;
-    let bytes = client
-        .fetch(&uri, camera.snapshot.max_size, SNAPSHOT_TIMEOUT)
-        .await?;
-    if !is_jpeg(&bytes) {
-        return Err(Error::NotJpeg {
-            url: onvif::error::redact(&uri),
-            start: bytes.iter().take(8).map(|x| format!("{x:02x}")).collect(),
-        });
-    }
+    let uri = snapshot::lookup(client, camera).await?;
+    let bytes = snapshot::fetch_jpeg(client, &uri, camera.snapshot.max_size).await?;
     Ok((uri, bytes))
-}
-
-async fn lookup(client: &Client, camera: &CameraConfig) -> Result<Url, Error> {
-    let services = client.services().await?;
-    let candidates = [
-        services.media2.map(|url| MediaService {
-            url,
-            version: MediaVersion::V2,
-        }),
-        services.media.map(|url| MediaService {
-            url,
-            version: MediaVersion::V1,
-        }),
-    ];
-    let mut last = Error::NoMedia;
-    for media in candidates.into_iter().flatten() {
-        match uri_from(client, camera, &media).await {
-            Ok(u) => return Ok(u),
-            Err(e) => last = e,
-        }
-    }
-    Err(last)
-}
-
-async fn uri_from(
-    client: &Client,
-    camera: &CameraConfig,
-    media: &MediaService,
-) -> Result<Url, Error> {
-    let profiles = client.profiles(media).await?;
-    let token = match &camera.snapshot.profile {
-        Some(p) => p.clone(),
-        None => best_profile(&profiles).ok_or(Error::NoMedia)?.token.clone(),
-    };
-    let uri = client.snapshot_uri(media, &token).await?;
-    if !host_allowed(&uri, client.device_url(), &camera.snapshot.allowed_hosts) {
-        return Err(Error::HostNotAllowed {
-            host: uri.host_str().unwrap_or("").to_owned(),
-        });
-    }
-    Ok(uri)
 }
 
 /// Fetches one snapshot from `camera` and writes it to `output`.

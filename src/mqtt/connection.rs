@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use rumqttc::{
-    ConnectReturnCode, ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions,
-    Outgoing, QoS, TlsConfiguration, TlsError, Transport,
+    ConnectionError, Event, EventLoop, Incoming, LastWill, MqttOptions, Outgoing, QoS,
+    TlsConfiguration, Transport,
 };
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -249,59 +249,24 @@ struct Diagnosis {
 }
 
 fn describe(e: &ConnectionError, broker: &str, backoff: &mut Backoff) -> Diagnosis {
-    let (kind, message, fatal) = match e {
-        ConnectionError::ConnectionRefused(
-            code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
-        ) => (
-            "credentials",
-            format!(
-                "MQTT broker {broker} rejected the credentials ({code:?}); check mqtt.username and mqtt.password (or password_file)"
-            ),
-            true,
-        ),
-        ConnectionError::ConnectionRefused(code) => (
-            "refused",
-            format!(
-                "MQTT broker {broker} refused the connection ({code:?}); check mqtt.client_id and the broker's log"
-            ),
-            false,
-        ),
-        // tokio-rustls reports a rejected certificate as an InvalidData IO error; other IO
-        // errors during the handshake (reset, EOF) are the network, not the settings.
-        ConnectionError::Tls(TlsError::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => (
-            "unreachable",
-            format!("MQTT broker {broker} unreachable during the TLS handshake: {io}"),
-            false,
-        ),
-        ConnectionError::Tls(tls) => (
-            "tls",
-            format!(
-                "TLS with MQTT broker {broker} failed: {tls}; check mqtt.ca_file and that the broker's certificate names this host"
-            ),
-            true,
-        ),
-        other => (
-            "unreachable",
-            format!("MQTT broker {broker} unreachable: {other}"),
-            false,
-        ),
-    };
-    let delay = if fatal {
+    let d = super::probe::diagnose(e, broker);
+    let delay = if d.fatal {
         backoff.fatal()
     } else {
         backoff.failed(Instant::now(), random_jitter())
     };
     Diagnosis {
-        kind,
-        message,
+        kind: d.kind,
+        message: format!("{}; {}", d.problem, d.hint),
         delay,
-        fatal,
+        fatal: d.fatal,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rumqttc::{ConnectReturnCode, TlsError};
 
     #[test]
     fn bad_credentials_are_explained_and_slow() {

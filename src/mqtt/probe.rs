@@ -95,34 +95,74 @@ fn options(config: &MqttConfig) -> Result<MqttOptions, super::Error> {
     Ok(o)
 }
 
-/// A connection error in the user's words (pure).
+/// A connection error in the user's words (pure): [`diagnose`] without the retry advice.
 pub fn explain(e: &ConnectionError, broker: &str) -> ProbeError {
-    let (problem, hint) = match e {
+    let d = diagnose(e, broker);
+    ProbeError {
+        problem: d.problem,
+        hint: d.hint,
+    }
+}
+
+/// What a connection error means: its kind (for logging once per outage), the problem naming
+/// the broker, a hint, and whether only the user can fix it. The one place these words live;
+/// the bridge's connection task and `check` both use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnosis {
+    /// Which kind of failure.
+    pub kind: &'static str,
+    /// What happened, naming the broker.
+    pub problem: String,
+    /// What to check.
+    pub hint: &'static str,
+    /// Retrying soon will not help.
+    pub fatal: bool,
+}
+
+/// Classifies a rumqttc connection error (pure).
+pub fn diagnose(e: &ConnectionError, broker: &str) -> Diagnosis {
+    let (kind, problem, hint, fatal) = match e {
         ConnectionError::ConnectionRefused(
             code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
         ) => (
+            "credentials",
             format!("MQTT broker {broker} rejected the credentials ({code:?})"),
             HINT_CREDENTIALS,
+            true,
         ),
         ConnectionError::ConnectionRefused(code) => (
+            "refused",
             format!("MQTT broker {broker} refused the connection ({code:?})"),
             HINT_REFUSED,
+            false,
         ),
-        // tokio-rustls reports a rejected certificate as an InvalidData IO error.
+        // tokio-rustls reports a rejected certificate as an InvalidData IO error; other IO
+        // errors during the handshake (reset, EOF) are the network, not the settings.
         ConnectionError::Tls(TlsError::Io(io)) if io.kind() != std::io::ErrorKind::InvalidData => (
+            "unreachable",
             format!("MQTT broker {broker} unreachable during the TLS handshake: {io}"),
             HINT_UNREACHABLE,
+            false,
         ),
         ConnectionError::Tls(tls) => (
+            "tls",
             format!("TLS with MQTT broker {broker} failed: {tls}"),
             HINT_TLS,
+            true,
         ),
         other => (
+            "unreachable",
             format!("MQTT broker {broker} unreachable: {other}"),
             HINT_UNREACHABLE,
+            false,
         ),
     };
-    ProbeError { problem, hint }
+    Diagnosis {
+        kind,
+        problem,
+        hint,
+        fatal,
+    }
 }
 
 #[cfg(test)]
