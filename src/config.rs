@@ -69,6 +69,8 @@ pub struct Config {
     pub http: Option<HttpConfig>,
     /// The cameras, in config order.
     pub cameras: Vec<CameraConfig>,
+    /// Whether any password is written in the file itself (not in a `*_file`).
+    pub inline_passwords: bool,
 }
 
 /// MQTT settings.
@@ -296,6 +298,8 @@ impl Ctx<'_> {
 
 fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
+    let inline_passwords =
+        raw.mqtt.password.is_some() || raw.cameras.iter().any(|c| c.password.is_some());
     let mqtt = validate_mqtt(&ctx, raw.mqtt)?;
     let storage = raw.storage;
     let storage = StorageConfig {
@@ -342,6 +346,7 @@ fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
         storage,
         http,
         cameras,
+        inline_passwords,
     })
 }
 

@@ -33,7 +33,9 @@ pub struct CheckOptions {
 /// the checks and prints the result.
 pub fn run(path: &Path, options: &CheckOptions) -> anyhow::Result<ExitCode> {
     let cfg = config::load(path)?;
-    let warnings: Vec<String> = config::warn_if_world_readable(path).into_iter().collect();
+    let warnings: Vec<String> = config::warn_if_world_readable(path, cfg.inline_passwords)
+        .into_iter()
+        .collect();
     let report = if options.offline {
         offline_report(&cfg, warnings)
     } else {

@@ -69,7 +69,9 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Run => {
             let config = config::load(&cli.config)?;
-            config::warn_if_world_readable(&cli.config);
+            if let Some(w) = config::warn_if_world_readable(&cli.config, config.inline_passwords) {
+                tracing::warn!("{w}");
+            }
             runtime()?.block_on(async {
                 let token = CancellationToken::new();
                 tokio::spawn(app::signals(token.clone()));

@@ -9,20 +9,23 @@ pub fn world_readable(mode: u32) -> bool {
     mode & 0o004 != 0
 }
 
-/// The warning for `path` when it is world-readable, else `None`; also logged at warn.
+/// The warning for the config at `path` when it holds passwords inline and every user can
+/// read it, else `None`. The caller says it (a log line for `run`, the report for `check`).
 /// A file that cannot be inspected gives no warning (loading it reports the real problem).
-pub fn warn_if_world_readable(path: &Path) -> Option<String> {
+pub fn warn_if_world_readable(path: &Path, holds_passwords: bool) -> Option<String> {
+    if !holds_passwords {
+        return None;
+    }
     let mode = file_mode(path)?;
     if !world_readable(mode) {
         return None;
     }
     let message = format!(
-        "{} is readable by every user on this host (mode {:03o}) and may hold passwords; run chmod 600 {} (or 640 with the service's group), or move the passwords to password_file",
+        "{} is readable by every user on this host (mode {:03o}) and holds passwords; run chmod 600 {} (or 640 with the service's group), or move the passwords to password_file",
         path.display(),
         mode & 0o777,
         path.display()
     );
-    tracing::warn!("{message}");
     Some(message)
 }
 
@@ -67,10 +70,12 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "").unwrap();
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-        let w = warn_if_world_readable(&path).expect("warned");
+        let w = warn_if_world_readable(&path, true).expect("warned");
         assert!(w.contains("chmod 600") && w.contains("644"), "{w}");
+        // Passwords only in *_file: nothing to protect in this file.
+        assert_eq!(warn_if_world_readable(&path, false), None);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
-        assert_eq!(warn_if_world_readable(&path), None);
-        assert_eq!(warn_if_world_readable(&dir.path().join("missing")), None);
+        assert_eq!(warn_if_world_readable(&path, true), None);
+        assert_eq!(warn_if_world_readable(&dir.path().join("missing"), true), None);
     }
 }
