@@ -34,7 +34,7 @@
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 
-mod auth;
+pub mod auth;
 mod device;
 mod discovery;
 mod events;
