@@ -16,7 +16,8 @@ pub const WSNT: &str = "http://docs.oasis-open.org/wsn/b-2";
 /// ONVIF schema namespace (`tt`).
 pub const TT: &str = "http://www.onvif.org/ver10/schema";
 pub use super::document::MAX_NODES;
-/// Longest ElementItem content kept (bytes); longer content is cut at a character boundary.
+/// Longest ElementItem content, SimpleItem name or value kept (bytes); longer text is cut at a
+/// character boundary, so a camera cannot make every event message megabytes long.
 pub const MAX_ELEMENT_BYTES: usize = 8 * 1024;
 
 /// Why a document could not be read as notifications.
@@ -101,7 +102,10 @@ fn simple_items(node: roxmltree::Node<'_, '_>) -> Items {
                 .or_else(|| c.text())
                 .unwrap_or("")
                 .trim();
-            Some((name.to_owned(), value.to_owned()))
+            Some((
+                cut(name, MAX_ELEMENT_BYTES).to_owned(),
+                cut(value, MAX_ELEMENT_BYTES).to_owned(),
+            ))
         })
         .collect();
     Items(items)
