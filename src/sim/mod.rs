@@ -65,6 +65,7 @@ use self::state::{REBOOT_CLOCK, Shared};
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
 pub use self::discovery::NAME as DISCOVERY_NAME;
 pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
+pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
