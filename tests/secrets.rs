@@ -253,8 +253,8 @@ async fn the_planted_password_never_leaks() {
     // The camera that refuses the password has said so in the log.
     capture.wait_for("camera refuses us").await;
 
-    // `check`, offline and online (the online check, once it exists, meets both cameras and
-    // the broker); at trace level too.
+    // `check`, offline and online (which logs in to both cameras, fetches a snapshot and
+    // connects to the broker); at trace level and in JSON too.
     let path = config_file.display().to_string();
     let mut outputs = Vec::new();
     for args in [
