@@ -55,6 +55,13 @@ pub const DEFAULT_MAX_BACKOFF: &str = "60s";
 pub const DEFAULT_DRIFT_THRESHOLD: &str = "5s";
 /// Default largest snapshot.
 pub const DEFAULT_SNAPSHOT_MAX_SIZE: &str = "8MiB";
+/// Largest `snapshot.max_size` accepted: a snapshot must fit in one MQTT packet
+/// ([`crate::mqtt::MAX_PACKET_BYTES`]) with 64 KiB left for the topic and headers, the bound
+/// the publisher applies; a larger one would be downloaded and then never published.
+pub const MAX_SNAPSHOT_SIZE: u64 = (crate::mqtt::MAX_PACKET_BYTES - 64 * 1024) as u64;
+/// Largest `password_file` read: a password is short; a wrong path to a device or a huge file
+/// must not hang or exhaust the start.
+pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
 
 /// The validated configuration.
 #[derive(Debug, Clone)]
@@ -280,7 +287,7 @@ impl Ctx<'_> {
             )),
             (Some(p), None) => Ok(Some(Secret::new(p))),
             (None, Some(f)) => {
-                let text = std::fs::read_to_string(&f).map_err(|e| {
+                let text = read_secret_file(&f).map_err(|e| {
                     self.err(
                         format!("{key}_file"),
                         format!(
@@ -294,6 +301,21 @@ impl Ctx<'_> {
             (None, None) => Ok(None),
         }
     }
+}
+
+/// Reads at most [`MAX_SECRET_FILE_BYTES`] of a secret file; more is an error, not a cut.
+fn read_secret_file(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_SECRET_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_SECRET_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_SECRET_FILE_BYTES} bytes, so not a password file"
+        )));
+    }
+    Ok(text)
 }
 
 fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {

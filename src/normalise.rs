@@ -286,11 +286,13 @@ impl Normaliser {
         }
         tracing::info!(
             camera = %self.camera,
-            topic = %n.topic,
-            raw_topic = %n.raw_topic,
-            source = %join(&n.source),
-            key = %join(&n.key),
-            data = %join(&n.data),
+            // Debug-formatted: the camera chose these texts, and a newline in them must not
+            // start a forged log line.
+            topic = ?n.topic,
+            raw_topic = ?n.raw_topic,
+            source = ?join(&n.source),
+            key = ?join(&n.key),
+            data = ?join(&n.data),
             "unknown event topic, published as kind other; add a [[cameras.rules]] entry to map it"
         );
     }

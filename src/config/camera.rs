@@ -8,7 +8,7 @@ use url::Url;
 use super::{
     CameraConfig, ConfigError, Ctx, DEFAULT_DRIFT_THRESHOLD, DEFAULT_MAX_BACKOFF,
     DEFAULT_MESSAGE_LIMIT, DEFAULT_PULL_TIMEOUT, DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION,
-    RuleAction, SnapshotConfig, UserRule, raw, redact_url,
+    MAX_SNAPSHOT_SIZE, RuleAction, SnapshotConfig, UserRule, raw, redact_url,
 };
 use crate::event::{CameraId, Kind};
 
@@ -110,11 +110,22 @@ fn validate_snapshot(
         )?,
         profile: s.profile.filter(|p| !p.is_empty()),
         allowed_hosts: s.allowed_hosts,
-        max_size: ctx.size(
-            &k("max_size"),
-            s.max_size.as_deref().unwrap_or(DEFAULT_SNAPSHOT_MAX_SIZE),
-        )?,
+        max_size: snapshot_max_size(ctx, &k("max_size"), s.max_size.as_deref())?,
     })
+}
+
+fn snapshot_max_size(ctx: &Ctx<'_>, key: &str, text: Option<&str>) -> Result<u64, ConfigError> {
+    let size = ctx.size(key, text.unwrap_or(DEFAULT_SNAPSHOT_MAX_SIZE))?;
+    if size > MAX_SNAPSHOT_SIZE {
+        return Err(ctx.err(
+            key,
+            format!(
+                "is {size} bytes, above the largest snapshot MQTT can carry ({MAX_SNAPSHOT_SIZE} \
+                 bytes: the packet limit minus 64 KiB); lower it, e.g. to {DEFAULT_SNAPSHOT_MAX_SIZE}"
+            ),
+        ));
+    }
+    Ok(size)
 }
 
 fn validate_rule(ctx: &Ctx<'_>, key: &str, r: raw::RawRule) -> Result<UserRule, ConfigError> {

@@ -121,3 +121,41 @@ fn secrets_never_print() {
     let c = parse(&text).unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn snapshot_max_size_must_fit_an_mqtt_packet() {
+    let with = |size: &str| {
+        parse(&format!(
+            "{MINIMAL}[cameras.snapshot]\nmax_size = \"{size}\"\n"
+        ))
+    };
+    let limit = crate::mqtt::MAX_PACKET_BYTES as u64 - 64 * 1024;
+    assert_eq!(MAX_SNAPSHOT_SIZE, limit);
+    let ok = with(&format!("{limit}B")).unwrap();
+    assert_eq!(ok.cameras[0].snapshot.max_size, limit);
+    let err = with(&format!("{}B", limit + 1)).unwrap_err().to_string();
+    assert!(err.contains("cameras[0].snapshot.max_size"), "{err}");
+    assert!(
+        err.contains("above the largest snapshot MQTT can carry"),
+        "{err}"
+    );
+    assert!(err.contains("lower it"), "{err}");
+    assert!(with("1GiB").is_err());
+}
+
+#[test]
+fn password_files_are_read_only_up_to_a_bound() {
+    let mut f = tempfile::NamedTempFile::new().unwrap();
+    f.write_all(&vec![b'x'; MAX_SECRET_FILE_BYTES as usize + 1])
+        .unwrap();
+    let text = format!(
+        "{MINIMAL}password_file = {:?}\n",
+        f.path().display().to_string()
+    );
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("not a password file"), "{err}");
+    // A device that never ends is cut off too, not read forever.
+    let text = format!("{MINIMAL}password_file = \"/dev/zero\"\n");
+    let err = parse(&text).unwrap_err().to_string();
+    assert!(err.contains("password_file"), "{err}");
+}

@@ -245,7 +245,7 @@ impl Publisher {
         } else if topic == topics.bridge_cameras().as_str() {
             self.forget_removed(payload);
         } else {
-            self.log_once(format!("ignoring an MQTT message on {topic}"));
+            self.log_once(format!("ignoring an MQTT message on {topic:?}"));
         }
     }
 
@@ -254,7 +254,7 @@ impl Publisher {
         if !valid || !self.parts.cameras.contains(&camera) {
             let shown = String::from_utf8_lossy(&payload[..payload.len().min(MAX_COMMAND_BYTES)]);
             self.log_once(format!(
-                "ignoring {shown:?} on {topic}; the only command is {PRESS} for a configured camera"
+                "ignoring {shown:?} on {topic:?}; the only command is {PRESS} for a configured camera"
             ));
             return;
         }

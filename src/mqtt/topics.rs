@@ -356,4 +356,77 @@ mod tests {
             assert_eq!(t.parse_snapshot_set(other), None, "{other}");
         }
     }
+
+    mod props {
+        use proptest::prelude::*;
+
+        use super::*;
+
+        /// Every topic a camera id makes, for the level checks below.
+        fn camera_topics(t: &Topics, c: &CameraId) -> Vec<Topic> {
+            let mut all = vec![
+                t.camera_status(c),
+                t.event(c),
+                t.doorbell(c),
+                t.last_ring(c),
+                t.snapshot(c),
+                t.snapshot_info(c),
+                t.snapshot_set(c),
+                t.clock_drift(c),
+                t.discovery(&t.camera_device_id(c)),
+            ];
+            all.extend(Kind::ALL.iter().map(|k| t.state(c, *k)));
+            all
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(2000))]
+
+            #[test]
+            fn a_level_is_always_one_safe_level(text in any::<String>()) {
+                let l = level(&text);
+                prop_assert!(!l.is_empty());
+                prop_assert!(!l.contains(['/', '+', '#', '\0']));
+                prop_assert!(!l.chars().any(char::is_control));
+                let id = discovery_id(&text);
+                prop_assert!(!id.is_empty());
+                prop_assert!(id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+            }
+
+            #[test]
+            fn camera_ids_add_exactly_their_own_level(text in any::<String>()) {
+                let Ok(id) = CameraId::new(&text) else {
+                    // Whatever was refused, the suggestion offered instead is a valid id.
+                    let suggestion = crate::event::slugify(&text);
+                    prop_assert!(CameraId::new(&suggestion).is_ok(), "{suggestion:?}");
+                    return Ok(());
+                };
+                let t = topics();
+                for topic in camera_topics(&t, &id) {
+                    prop_assert!(Topic::checked(topic.as_str()).is_ok(), "{topic}");
+                }
+                let event = t.event(&id);
+                let levels: Vec<&str> = event.as_str().split('/').collect();
+                prop_assert_eq!(levels.len(), 3);
+                prop_assert_eq!(levels[1], id.as_str());
+            }
+
+            #[test]
+            fn any_command_topic_maps_back_to_its_own_camera(topic in "[a-z_/+#]{0,40}|.{0,60}") {
+                let t = topics();
+                if let Some(id) = t.parse_snapshot_set(&topic) {
+                    let back = t.snapshot_set(&id);
+                    prop_assert_eq!(back.as_str(), topic.as_str());
+                }
+            }
+
+            #[test]
+            fn publish_topics_never_hold_wildcards(text in any::<String>()) {
+                if let Ok(topic) = Topic::checked(&text) {
+                    prop_assert!(!topic.as_str().contains(['+', '#', '\0']));
+                    prop_assert!(topic.as_str().split('/').all(|l| !l.is_empty()));
+                }
+            }
+        }
+    }
 }

@@ -16,7 +16,7 @@ pub fn boolean_children(xml: &str) -> Vec<(String, bool)> {
     wrapped.push('>');
     wrapped.push_str(xml);
     wrapped.push_str("</fragment>");
-    let Ok(doc) = roxmltree::Document::parse(&wrapped) else {
+    let Ok(doc) = crate::onvif::document::parse(&wrapped) else {
         return Vec::new();
     };
     doc.root_element()

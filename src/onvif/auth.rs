@@ -93,6 +93,29 @@ impl HttpAuth {
     }
 }
 
+/// The `Authorization` value a [`super::Client`] sends for `method` on `url` after a 401 whose
+/// `WWW-Authenticate` values are `challenges`, or `None` when it cannot answer them. The one
+/// entry point of the challenge parsing for fuzzing and property tests; a camera controls every
+/// byte of `challenges`.
+pub fn answer_challenge(
+    url: &Url,
+    challenges: &[&[u8]],
+    method: &str,
+    credentials: &Credentials,
+) -> Option<String> {
+    let mut headers = HeaderMap::new();
+    for value in challenges {
+        if let Ok(value) = reqwest::header::HeaderValue::from_bytes(value) {
+            headers.append(WWW_AUTHENTICATE, value);
+        }
+    }
+    let auth = HttpAuth::default();
+    match auth.learn(url, &headers) {
+        Learned::Nothing => None,
+        Learned::Fresh | Learned::Stale => auth.authorization(url, method, credentials),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

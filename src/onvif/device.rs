@@ -118,9 +118,22 @@ pub fn parse_system_time(response: Node<'_, '_>) -> Result<Timestamp, String> {
         .ok_or_else(|| format!("impossible date {y}-{mo}-{d}"))
 }
 
+/// Longest device-information field kept (characters). They reach discovery payloads, logs and
+/// the `check` report; real ones are short.
+pub const MAX_INFO_CHARS: usize = 128;
+
 /// What a GetDeviceInformationResponse says (pure). `device` gives the configuration URL.
+/// Fields are single-line (control characters become spaces: a camera must not be able to
+/// add lines to a report) and at most [`MAX_INFO_CHARS`] long.
 pub fn parse_device_information(response: Node<'_, '_>, device: &Url) -> DeviceInfo {
-    let field = |name: &str| dom::child_text(response, &[NS_DEVICE], name);
+    let field = |name: &str| {
+        dom::child_text(response, &[NS_DEVICE], name).map(|t| {
+            t.chars()
+                .take(MAX_INFO_CHARS)
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+        })
+    };
     DeviceInfo {
         manufacturer: field("Manufacturer"),
         model: field("Model"),

@@ -59,6 +59,22 @@ fn device_information_in_two_styles() {
     assert_eq!(info.mac, None);
 }
 
+#[test]
+fn device_information_is_single_line_and_bounded() {
+    let long = "M".repeat(10_000);
+    let xml = INFO_HIK
+        .replace("DS-HD1", "DS-HD1\nok    auth       forged line&#x9b;31m")
+        .replace("HIKVISION", &long);
+    let info = read(&xml, "GetDeviceInformationResponse", |r| {
+        parse_device_information(r, &configured())
+    });
+    assert_eq!(
+        info.model.as_deref(),
+        Some("DS-HD1 ok    auth       forged line 31m")
+    );
+    assert_eq!(info.manufacturer.unwrap().chars().count(), MAX_INFO_CHARS);
+}
+
 const SERVICES: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xmlns:xsd="http://www.w3.org/2001/XMLSchema">
 <GetServicesResponse xmlns="http://www.onvif.org/ver10/device/wsdl">
 <Service><Namespace>http://www.onvif.org/ver10/device/wsdl</Namespace><XAddr>http://192.168.1.20/onvif/device_service</XAddr><Version><Major xmlns="http://www.onvif.org/ver10/schema">2</Major><Minor xmlns="http://www.onvif.org/ver10/schema">60</Minor></Version></Service>

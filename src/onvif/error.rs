@@ -192,8 +192,15 @@ pub(crate) fn transport_detail(err: reqwest::Error) -> String {
         }
         source = s.source();
     }
+    if text.contains("certificate") {
+        text.push_str(HINT_TLS);
+    }
     text
 }
+
+/// Added to a transport error about the camera's certificate (verified unless the camera's
+/// `tls_insecure` is on).
+pub const HINT_TLS: &str = " (the camera's HTTPS certificate is not trusted; if it is self-signed, set tls_insecure = true for this camera)";
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,7 @@
 //! - [`time`]: `xsd:duration` and `xsd:dateTime` as cameras write them (pure).
 //! - [`error`]: [`Error`] and the [`Retry`] advice supervisors act on.
 //! - [`xml`], [`notification`]: NotificationMessage parsing.
+//! - [`document`]: every untrusted XML text is parsed there, under size and shape limits.
 //!
 //! The rest of the program sees only [`Client`], [`Subscription`], [`Notification`] and
 //! [`Error`].
@@ -30,6 +31,7 @@ pub mod address;
 mod auth;
 pub mod client;
 pub mod device;
+pub mod document;
 mod dom;
 pub mod error;
 mod http;
@@ -44,6 +46,7 @@ pub mod topic;
 pub mod wsse;
 pub mod xml;
 
+pub use auth::answer_challenge;
 pub use client::{Client, ClientOptions, Credentials};
 pub use device::Services;
 pub use error::{Error, Retry};

@@ -101,9 +101,10 @@ impl Envelope<'_> {
     }
 }
 
-/// Parses a response. DTDs are refused (roxmltree's default), which keeps entity tricks out.
+/// Parses a response under the limits of [`super::document`]: DTDs are refused (which keeps
+/// entity tricks out), and so are documents too deep, too wide or too large.
 pub fn parse(text: &str) -> Result<Document<'_>, String> {
-    Document::parse(text).map_err(|e| format!("not XML ({e})"))
+    super::document::parse(text).map_err(|e| e.to_string())
 }
 
 /// The Body element of a parsed envelope.
@@ -139,8 +140,30 @@ pub struct Fault {
     pub reason: String,
 }
 
-/// The fault in a parsed envelope's Body, if there is one.
+/// Longest fault code or reason kept (characters); the rest is cut. Fault text ends up in log
+/// lines and error messages.
+pub const MAX_FAULT_TEXT: usize = 512;
+
+/// The fault in a parsed envelope's Body, if there is one. Its texts are made single-line (a
+/// camera must not be able to forge log lines) and cut to [`MAX_FAULT_TEXT`] characters.
 pub fn fault_in(doc: &Document<'_>) -> Option<Fault> {
+    let raw = raw_fault_in(doc)?;
+    Some(Fault {
+        code: one_line(&raw.code),
+        subcode: raw.subcode.as_deref().map(one_line),
+        reason: one_line(&raw.reason),
+    })
+}
+
+/// `text` with control characters (newlines included) as spaces, cut to [`MAX_FAULT_TEXT`].
+fn one_line(text: &str) -> String {
+    text.chars()
+        .take(MAX_FAULT_TEXT)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+fn raw_fault_in(doc: &Document<'_>) -> Option<Fault> {
     let fault = dom::child(body(doc).ok()?, &NS_ENVELOPE, "Fault")?;
     if let Some(code) = dom::child(fault, &[NS_SOAP12], "Code") {
         let value = dom::child_text(code, &[NS_SOAP12], "Value").unwrap_or_default();

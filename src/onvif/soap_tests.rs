@@ -135,3 +135,24 @@ fn no_fault_in_an_ordinary_answer() {
         "DTDs are refused"
     );
 }
+
+#[test]
+fn fault_texts_are_one_line_and_bounded() {
+    let reason = format!(
+        "no\n2026-01-01T00:00:00Z ERROR forged line\r{}",
+        "x".repeat(10_000)
+    );
+    let xml = format!(
+        r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:A&#10;B</s:Value></s:Subcode></s:Code><s:Reason><s:Text xml:lang="en">{reason}</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"#
+    );
+    let doc = parse(&xml).unwrap();
+    let fault = fault_in(&doc).unwrap();
+    assert_eq!(fault.subcode.as_deref(), Some("ter:A B"));
+    assert!(!fault.reason.contains(['\n', '\r']), "{:?}", fault.reason);
+    assert!(
+        fault
+            .reason
+            .starts_with("no 2026-01-01T00:00:00Z ERROR forged line ")
+    );
+    assert_eq!(fault.reason.chars().count(), MAX_FAULT_TEXT);
+}

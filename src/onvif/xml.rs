@@ -15,29 +15,23 @@ use crate::event::{Items, Operation};
 pub const WSNT: &str = "http://docs.oasis-open.org/wsn/b-2";
 /// ONVIF schema namespace (`tt`).
 pub const TT: &str = "http://www.onvif.org/ver10/schema";
-/// Most XML nodes [`parse_messages`] accepts: a response of 100 messages has a few thousand;
-/// the limit keeps hostile input from using unbounded memory.
-pub const MAX_NODES: u32 = 200_000;
-/// Longest ElementItem content kept (bytes); longer content is cut at a character boundary.
+pub use super::document::MAX_NODES;
+/// Longest ElementItem content, SimpleItem name or value kept (bytes); longer text is cut at a
+/// character boundary, so a camera cannot make every event message megabytes long.
 pub const MAX_ELEMENT_BYTES: usize = 8 * 1024;
 
 /// Why a document could not be read as notifications.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// The text is not well-formed XML (or has a DTD, or too many nodes).
-    #[error("notification document is not well-formed xml; the camera sent a broken response")]
-    Xml(#[source] roxmltree::Error),
+    /// The text is not well-formed XML, has a DTD, or is past a limit of [`super::document`].
+    #[error("notification document refused; the camera sent a broken response")]
+    Xml(#[source] super::document::XmlError),
 }
 
 /// Parses a whole document (a PullMessagesResponse envelope, a Notify, or any XML holding
 /// NotificationMessages) and returns its notifications in document order.
 pub fn parse_messages(xml: &str) -> Result<Vec<Notification>, ParseError> {
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: MAX_NODES,
-        ..roxmltree::ParsingOptions::default()
-    };
-    let doc = roxmltree::Document::parse_with_options(xml, options).map_err(ParseError::Xml)?;
+    let doc = super::document::parse(xml).map_err(ParseError::Xml)?;
     Ok(notifications_in(doc.root()))
 }
 
@@ -108,7 +102,10 @@ fn simple_items(node: roxmltree::Node<'_, '_>) -> Items {
                 .or_else(|| c.text())
                 .unwrap_or("")
                 .trim();
-            Some((name.to_owned(), value.to_owned()))
+            Some((
+                cut(name, MAX_ELEMENT_BYTES).to_owned(),
+                cut(value, MAX_ELEMENT_BYTES).to_owned(),
+            ))
         })
         .collect();
     Items(items)

@@ -34,7 +34,7 @@
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 
-mod auth;
+pub mod auth;
 mod device;
 mod discovery;
 mod events;
@@ -65,6 +65,7 @@ use self::state::{REBOOT_CLOCK, Shared};
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
 pub use self::discovery::NAME as DISCOVERY_NAME;
 pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
+pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.

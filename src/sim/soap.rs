@@ -139,7 +139,7 @@ pub enum ParseError {
 
 /// Parses a request body.
 pub fn parse(text: &str) -> Result<Envelope, ParseError> {
-    let doc = roxmltree::Document::parse(text).map_err(|e| ParseError::Xml(e.to_string()))?;
+    let doc = crate::onvif::document::parse(text).map_err(|e| ParseError::Xml(e.to_string()))?;
     let root = doc.root_element();
     let version = match root.tag_name().namespace() {
         Some(SOAP12) => Version::Soap12,

@@ -30,8 +30,11 @@ const TEST_PACKET_LIMIT: usize = 32 * 1024 * 1024;
 /// What the Mosquitto instance should do besides anonymous MQTT on one port.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
-    /// Require this user and password (anonymous access refused).
+    /// Require this user and password (anonymous access refused unless `anonymous_too`).
     pub user: Option<(String, String)>,
+    /// With `user`: clients without credentials get in too (a test subscriber); clients that
+    /// give credentials must give the right ones.
+    pub anonymous_too: bool,
     /// Keep sessions across restarts (for persistent test subscribers).
     pub persistence: bool,
     /// A second, TLS listener with these PEM files: (CA, server cert, server key).
@@ -234,7 +237,11 @@ fn write_config(dir: &Path, port: u16, tls_port: Option<u16>, options: &Options)
                 .status()
                 .expect("run mosquitto_passwd");
             assert!(status.success(), "mosquitto_passwd failed");
-            conf += &format!("allow_anonymous false\npassword_file {}\n", file.display());
+            conf += &format!(
+                "allow_anonymous {}\npassword_file {}\n",
+                options.anonymous_too,
+                file.display()
+            );
         }
     }
     if let (Some(tls_port), Some((ca, cert, key))) = (tls_port, &options.tls) {
@@ -358,6 +365,15 @@ impl Subscriber {
                 }
             }
         }
+    }
+
+    /// Everything received so far and not yet returned by [`Subscriber::next_on`].
+    pub fn take_all(&mut self) -> Vec<Received> {
+        let mut all = std::mem::take(&mut self.buffer);
+        while let Ok(m) = self.rx.try_recv() {
+            all.push(m);
+        }
+        all
     }
 
     /// Publishes (QoS 1).

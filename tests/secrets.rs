@@ -1,0 +1,315 @@
+//! A planted password (the camera's and the broker's) must never leave the places that send it.
+//!
+//! The whole app runs against the simulated doorbell (whose password is the planted one), a
+//! second camera that refuses that password, and a broker that checks it, while every log line
+//! at every level (trace included, the `log` output of reqwest, rustls and rumqttc too) goes to
+//! a buffer, every MQTT message on `#` is collected, and panics are recorded. A ring, a
+//! snapshot, a snapshot command and a shutdown later, none of them may hold the password, its
+//! base64 form or the base64 of `user:password` (HTTP Basic). Neither may the output of the
+//! `check` command. The one test in this binary owns the global subscriber and panic hook.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use doorbell_bridge::app::{self, Options};
+use doorbell_bridge::onvif::ClientOptions;
+use doorbell_bridge::sim::{SimDoorbell, SimOptions};
+use support::bridge::{WAIT, tuning};
+use support::broker::{Broker, Options as BrokerOptions, Received, Subscriber};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+const PLANTED: &str = "Pl4nted-pw-7d1e";
+const MQTT_USER: &str = "bridge";
+const CAMERA_USER: &str = "admin";
+
+/// Every form the password could leak in.
+fn needles() -> Vec<String> {
+    vec![
+        PLANTED.to_owned(),
+        BASE64.encode(PLANTED),
+        BASE64.encode(format!("{CAMERA_USER}:{PLANTED}")),
+        BASE64.encode(format!("{MQTT_USER}:{PLANTED}")),
+    ]
+}
+
+fn assert_clean(what: &str, text: &str) {
+    for needle in needles() {
+        if let Some(at) = text.find(&needle) {
+            let from = text[..at].rfind('\n').map_or(0, |i| i + 1);
+            let to = text[at..].find('\n').map_or(text.len(), |i| at + i);
+            panic!("{what} holds the password ({needle}): {}", &text[from..to]);
+        }
+    }
+}
+
+/// Log output (and panic messages) collected in memory.
+#[derive(Clone, Default)]
+struct Capture {
+    text: Arc<Mutex<String>>,
+    changed: Arc<Notify>,
+}
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.push(&String::from_utf8_lossy(buf));
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Capture {
+    fn push(&self, text: &str) {
+        self.text.lock().unwrap().push_str(text);
+        self.changed.notify_waiters();
+    }
+
+    fn text(&self) -> String {
+        self.text.lock().unwrap().clone()
+    }
+
+    /// Waits until the log holds `needle` (a real signal: each write wakes us).
+    async fn wait_for(&self, needle: &str) {
+        let waiting = async {
+            loop {
+                let changed = self.changed.notified();
+                tokio::pin!(changed);
+                changed.as_mut().enable();
+                if self.text.lock().unwrap().contains(needle) {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(WAIT, waiting)
+            .await
+            .unwrap_or_else(|_| panic!("no log line with {needle:?} within {WAIT:?}"));
+    }
+}
+
+/// Installs the trace-level subscriber (which also takes the `log` crate's records) and a panic
+/// hook writing into `capture`; independent of RUST_LOG.
+fn capture_everything(capture: &Capture) {
+    let writer = capture.clone();
+    tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .try_init()
+        .expect("the only subscriber of this test binary");
+    let panics = capture.clone();
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        panics.push(&format!("PANIC: {info}\n"));
+        default(info);
+    }));
+}
+
+fn config_text(mqtt_port: u16, good: &SimDoorbell, wrong: &SimDoorbell, storage: &Path) -> String {
+    format!(
+        r#"[mqtt]
+url = "mqtt://127.0.0.1:{mqtt_port}"
+username = "{MQTT_USER}"
+password = "{PLANTED}"
+
+[storage]
+path = {storage:?}
+
+[[cameras]]
+id = "front_door"
+url = "{good}"
+username = "{CAMERA_USER}"
+password = "{PLANTED}"
+pull_timeout = "1s"
+max_backoff = "2s"
+
+[[cameras]]
+id = "back_door"
+url = "{wrong}"
+username = "{CAMERA_USER}"
+password = "{PLANTED}"
+tls_insecure = true
+pull_timeout = "1s"
+max_backoff = "2s"
+"#,
+        good = good.device_url(),
+        wrong = wrong.device_url(),
+        storage = storage.display().to_string(),
+    )
+}
+
+async fn sim(password: &str) -> SimDoorbell {
+    SimDoorbell::start(SimOptions {
+        username: CAMERA_USER.into(),
+        password: password.into(),
+        http_digest: true,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator starts")
+}
+
+/// Runs the binary with `args`; its stdout and stderr together. Killed if it hangs.
+fn bridge_command(args: &[&str]) -> String {
+    let child = Command::new(env!("CARGO_BIN_EXE_doorbell-bridge"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run doorbell-bridge");
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let Ok(output) = rx.recv_timeout(Duration::from_secs(60)) else {
+        let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+        panic!("doorbell-bridge {args:?} did not finish within 60 s");
+    };
+    let output = output.expect("doorbell-bridge output");
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// The next message on `topic` whose text is `want`, keeping every message seen.
+async fn until(sub: &mut Subscriber, seen: &mut Vec<Received>, topic: &str, want: Option<&str>) {
+    loop {
+        let m = sub.next_on(topic, WAIT).await;
+        let done = want.is_none_or(|w| m.text() == w);
+        seen.push(m);
+        if done {
+            return;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_planted_password_never_leaks() {
+    let capture = Capture::default();
+    capture_everything(&capture);
+    let broker = Broker::mosquitto(BrokerOptions {
+        user: Some((MQTT_USER.into(), PLANTED.into())),
+        anonymous_too: true,
+        ..BrokerOptions::default()
+    })
+    // Without Mosquitto the embedded broker takes the password unchecked; still sent.
+    .unwrap_or_else(Broker::start);
+    let good = sim(PLANTED).await;
+    let wrong = sim("another-password").await;
+    let dir = tempfile::tempdir().unwrap();
+    let text = config_text(broker.port(), &good, &wrong, &dir.path().join("footage"));
+    let config_file = dir.path().join("doorbell-bridge.toml");
+    std::fs::write(&config_file, &text).unwrap();
+    let config = doorbell_bridge::config::load(&config_file).expect("valid config");
+    assert!(!format!("{config:?}").contains(PLANTED));
+
+    let mut sub = Subscriber::connect(broker.port(), "#").await;
+    let mut seen = Vec::new();
+    let shutdown = CancellationToken::new();
+    let options = Options {
+        shutdown_deadline: Duration::from_secs(5),
+        client: ClientOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            pull_margin: Duration::from_secs(2),
+            ..ClientOptions::default()
+        },
+        mqtt: tuning(),
+    };
+    let running = app::start(&config, shutdown.clone(), options)
+        .await
+        .expect("app starts");
+    let base = "doorbell-bridge/front_door";
+    until(
+        &mut sub,
+        &mut seen,
+        &format!("{base}/status"),
+        Some("online"),
+    )
+    .await;
+
+    // A ring brings an event and, after it, a snapshot (Digest-protected on the simulator).
+    good.press();
+    until(&mut sub, &mut seen, &format!("{base}/event"), None).await;
+    until(&mut sub, &mut seen, &format!("{base}/snapshot"), None).await;
+    // The Home Assistant button asks for another.
+    sub.publish(&format!("{base}/snapshot/set"), "PRESS", false)
+        .await;
+    until(&mut sub, &mut seen, &format!("{base}/snapshot"), None).await;
+    // The camera that refuses the password has said so in the log.
+    capture.wait_for("camera refuses us").await;
+
+    // `check`, offline and online (which logs in to both cameras, fetches a snapshot and
+    // connects to the broker); at trace level and in JSON too.
+    let path = config_file.display().to_string();
+    let mut outputs = Vec::new();
+    for args in [
+        vec!["check", "--offline", "--config", &path],
+        vec!["check", "--config", &path],
+        vec!["--log-level", "trace", "check", "--config", &path],
+        vec![
+            "--log-level",
+            "trace",
+            "--log-format",
+            "json",
+            "check",
+            "--config",
+            &path,
+        ],
+    ] {
+        outputs.push((args.join(" "), bridge_command(&args)));
+    }
+
+    shutdown.cancel();
+    assert!(running.stopped().await, "shutdown within the deadline");
+    good.shutdown().await;
+    wrong.shutdown().await;
+    seen.extend(sub.take_all());
+
+    let logs = capture.text();
+    // The capture really holds everything: third-party trace output and our warnings.
+    assert!(logs.contains("TRACE"), "no trace-level lines captured");
+    assert!(logs.contains("rumqttc"), "no rumqttc output captured");
+    assert!(
+        logs.contains("reqwest") || logs.contains("hyper"),
+        "no HTTP client output captured"
+    );
+    assert!(
+        logs.lines().any(|l| l.contains("WARN")
+            && l.contains("back_door")
+            && l.contains("tls_insecure is on")),
+        "the tls_insecure opt-in is not warned about at start"
+    );
+    assert!(!logs.contains("PANIC:"), "a panic happened:\n{logs}");
+    assert_clean("the log", &logs);
+
+    assert!(seen.len() >= 5, "too few MQTT messages: {}", seen.len());
+    for m in &seen {
+        assert_clean(&format!("MQTT topic {}", m.topic), &m.topic);
+        assert_clean(&format!("MQTT message on {}", m.topic), &m.text());
+    }
+
+    for (args, output) in &outputs {
+        assert!(!output.is_empty(), "`{args}` printed nothing");
+        assert_clean(&format!("`{args}`"), output);
+    }
+    let broken = text.replace("pull_timeout = \"1s\"", "pull_timeout = \"soon\"");
+    std::fs::write(&config_file, broken).unwrap();
+    let output = bridge_command(&["check", "--offline", "--config", &path]);
+    assert!(output.contains("pull_timeout"), "{output}");
+    assert_clean("`check` of a broken config", &output);
+}
