@@ -144,7 +144,10 @@ impl Supervisor {
         let setup = async {
             let offset = self.sync_clock().await?;
             self.report_drift(offset.as_millis()).await;
-            let info = self.client.device_information().await?;
+            let mut info = self.client.device_information().await?;
+            // Best effort: many cameras restrict GetNetworkInterfaces; the MAC only links the
+            // device in Home Assistant's registry.
+            info.mac = self.client.mac_address().await.ok().flatten();
             let services = self.client.services().await?;
             let events = services.events.ok_or_else(|| onvif::Error::NotSupported {
                 url: onvif::error::redact(self.client.device_url()),

@@ -196,6 +196,21 @@ async fn press_gives_event_then_jpeg_on_mqtt_and_in_the_archive() {
     mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
         .await;
     assert!(sim.wait_for_subscription(WAIT).await);
+    // Once online, the device block carries what the camera said, MAC included.
+    let d = mqtt
+        .wait(
+            0,
+            "homeassistant/device/doorbell-bridge_front_door/config",
+            |p| {
+                serde_json::from_slice::<Value>(p)
+                    .is_ok_and(|v| v["device"]["connections"].is_array())
+            },
+        )
+        .await;
+    let device = &mqtt.json(d)["device"];
+    assert_eq!(device["model"], "Simulated Doorbell");
+    assert_eq!(device["connections"][0][0], "mac");
+    assert_eq!(device["connections"][0][1], "02:00:5e:10:00:01");
 
     sim.press();
     let event = mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;

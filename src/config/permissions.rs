@@ -76,6 +76,9 @@ mod tests {
         assert_eq!(warn_if_world_readable(&path, false), None);
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert_eq!(warn_if_world_readable(&path, true), None);
-        assert_eq!(warn_if_world_readable(&dir.path().join("missing"), true), None);
+        assert_eq!(
+            warn_if_world_readable(&dir.path().join("missing"), true),
+            None
+        );
     }
 }

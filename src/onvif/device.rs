@@ -14,6 +14,7 @@ use crate::event::DeviceInfo;
 const ACTION_TIME: &str = "http://www.onvif.org/ver10/device/wsdl/GetSystemDateAndTime";
 const ACTION_SET_TIME: &str = "http://www.onvif.org/ver10/device/wsdl/SetSystemDateAndTime";
 const ACTION_INFO: &str = "http://www.onvif.org/ver10/device/wsdl/GetDeviceInformation";
+const ACTION_INTERFACES: &str = "http://www.onvif.org/ver10/device/wsdl/GetNetworkInterfaces";
 const ACTION_SERVICES: &str = "http://www.onvif.org/ver10/device/wsdl/GetServices";
 const ACTION_CAPABILITIES: &str = "http://www.onvif.org/ver10/device/wsdl/GetCapabilities";
 
@@ -145,7 +146,46 @@ pub fn parse_device_information(response: Node<'_, '_>, device: &Url) -> DeviceI
     }
 }
 
+/// The MAC address of the first enabled interface in a GetNetworkInterfacesResponse, as
+/// `aa:bb:cc:dd:ee:ff` (pure). Anything that does not look like a MAC is ignored.
+pub fn parse_mac(response: Node<'_, '_>) -> Option<String> {
+    response
+        .descendants()
+        .filter(|n| n.has_tag_name((NS_SCHEMA, "HwAddress")))
+        .filter_map(|n| n.text())
+        .find_map(normalise_mac)
+}
+
+/// `AA-BB-CC-DD-EE-FF`, `aabbccddeeff` or `aa:bb:...` to lowercase colon form.
+fn normalise_mac(text: &str) -> Option<String> {
+    let hex: String = text
+        .trim()
+        .chars()
+        .filter(|c| !matches!(c, ':' | '-' | '.'))
+        .collect();
+    if hex.len() != 12 || !hex.chars().all(|c| c.is_ascii_hexdigit()) || hex == "000000000000" {
+        return None;
+    }
+    let hex = hex.to_ascii_lowercase();
+    let pairs: Vec<&str> = (0..6).map(|i| &hex[i * 2..i * 2 + 2]).collect();
+    Some(pairs.join(":"))
+}
+
 impl Client {
+    /// GetNetworkInterfaces: the camera's MAC address, for Home Assistant's device registry.
+    pub async fn mac_address(&self) -> Result<Option<String>, Error> {
+        let text = self
+            .device_call(ACTION_INTERFACES, "<tds:GetNetworkInterfaces/>")
+            .await?;
+        read_payload(
+            self.device_url(),
+            &text,
+            &[NS_DEVICE],
+            "GetNetworkInterfacesResponse",
+            |r| Ok(parse_mac(r)),
+        )
+    }
+
     /// An authenticated device-service call: sends `body`, returns the response text.
     async fn device_call(&self, action: &str, body: &str) -> Result<String, Error> {
         self.call(Call {

@@ -154,3 +154,21 @@ fn system_time_reads_the_utc_fields() {
     .unwrap_err();
     assert!(err.contains("UTCDateTime"), "{err}");
 }
+
+#[test]
+fn mac_addresses_are_normalised() {
+    let xml = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"
+        xmlns:tds="http://www.onvif.org/ver10/device/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema">
+      <s:Body><tds:GetNetworkInterfacesResponse>
+        <tds:NetworkInterfaces token="eth0"><tt:Info><tt:HwAddress>AA-BB-CC-0D-0E-0F</tt:HwAddress></tt:Info></tds:NetworkInterfaces>
+      </tds:GetNetworkInterfacesResponse></s:Body></s:Envelope>"#;
+    let doc = roxmltree::Document::parse(xml).unwrap();
+    assert_eq!(parse_mac(doc.root()).as_deref(), Some("aa:bb:cc:0d:0e:0f"));
+    for bad in ["", "00:00:00:00:00:00", "zz:bb:cc:dd:ee:ff", "aa:bb:cc"] {
+        assert_eq!(normalise_mac(bad), None, "{bad:?}");
+    }
+    assert_eq!(
+        normalise_mac("a0b1c2d3e4f5").as_deref(),
+        Some("a0:b1:c2:d3:e4:f5")
+    );
+}
