@@ -380,7 +380,11 @@ impl Run {
             let Some(i) = line.find("WARN").or_else(|| line.find("ERROR")) else {
                 continue;
             };
-            let msg = line[i..].to_owned();
+            // Digits (ports, ids) differ per camera: the same message for every camera counts once.
+            let msg: String = line[i..]
+                .chars()
+                .map(|c| if c.is_ascii_digit() { '#' } else { c })
+                .collect();
             if let Some((_, n)) = seen.iter_mut().find(|(m, _)| *m == msg) {
                 *n += 1;
             } else if seen.len() < 10 {
