@@ -61,6 +61,10 @@ struct Args {
     /// Extra environment for the bridge, KEY=VALUE (repeatable).
     #[arg(long = "env", value_parser = key_value)]
     env: Vec<(String, String)>,
+    /// Where the bridge archives snapshots (a temporary folder inside this one); default: the
+    /// system temp folder. Snapshots are published after they are archived (fsync'd).
+    #[arg(long)]
+    archive: Option<PathBuf>,
     /// Also write the report to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -135,10 +139,11 @@ fn run(args: Args) -> anyhow::Result<()> {
         bursts: args.bursts,
         offline: duration("offline", &args.offline)?,
         env: args.env.clone(),
+        archive: args.archive.clone(),
     };
     let size = std::fs::metadata(&plan.bridge)?.len();
     let mut text = format!(
-        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, env {:?}\n\n",
+        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, env {:?}, archive in {}\n\n",
         jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
         procfs::machine(),
         procfs::mosquitto_version(),
@@ -150,6 +155,10 @@ fn run(args: Args) -> anyhow::Result<()> {
         args.offline,
         args.pull_timeout,
         args.env,
+        args.archive
+            .as_deref()
+            .unwrap_or(&std::env::temp_dir())
+            .display(),
     );
     print!("{text}");
     let rt = tokio::runtime::Builder::new_multi_thread()

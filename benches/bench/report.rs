@@ -69,6 +69,8 @@ pub struct Phase {
     pub wall: Duration,
     /// Bridge CPU, % of one core.
     pub bridge_cpu: f64,
+    /// Bridge CPU time.
+    pub bridge_time: Duration,
     /// Bench process (simulated cameras + subscriber) CPU, % of one core.
     pub sim_cpu: f64,
     /// Mosquitto CPU, % of one core.
@@ -193,6 +195,14 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     });
     row(&mut s, "CPU bursts, %", &|o| {
         format!("{:.1}", o.burst.bridge_cpu)
+    });
+    row(&mut s, "CPU per ring (single / burst), ms", &|o| {
+        let per = |p: &Phase, n: usize| ms(p.bridge_time / n.max(1) as u32);
+        format!(
+            "{} / {}",
+            per(&o.single, o.single_ring.n + o.single_ring.missing),
+            per(&o.burst, o.burst_ring.n + o.burst_ring.missing)
+        )
     });
     row(&mut s, "CPU all offline, %", &|o| {
         format!("{:.2}", o.offline.bridge_cpu)

@@ -43,6 +43,8 @@ pub struct Plan {
     pub offline: Duration,
     /// Extra environment for the bridge (e.g. tuning knobs).
     pub env: Vec<(String, String)>,
+    /// Parent of the snapshot archive (a temporary folder when `None`).
+    pub archive: Option<PathBuf>,
 }
 
 /// CPU readings of the bridge, the bench and Mosquitto at one moment.
@@ -77,7 +79,14 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
     }
     let arrivals = watch::start(broker.port(), BASE).await?;
     let dir = tempfile::tempdir()?;
-    let config = write_config(dir.path(), broker.port(), &sims, &plan.pull_timeout)?;
+    let archive = tempfile::tempdir_in(plan.archive.as_deref().unwrap_or(dir.path()))?;
+    let config = write_config(
+        dir.path(),
+        archive.path(),
+        broker.port(),
+        &sims,
+        &plan.pull_timeout,
+    )?;
     let log = dir.path().join("bridge.log");
     let started = Instant::now();
     let bridge = spawn(plan, &config, &log)?;
@@ -109,6 +118,7 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
 
 fn write_config(
     dir: &Path,
+    archive: &Path,
     port: u16,
     sims: &[SimDoorbell],
     pull_timeout: &str,
@@ -116,7 +126,7 @@ fn write_config(
     let mut text = format!(
         "[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nbase_topic = \"{BASE}\"\nclient_id = \"bench-bridge\"\n\
          [storage]\npath = {:?}\n",
-        dir.join("archive").display().to_string()
+        archive.display().to_string()
     );
     for (i, sim) in sims.iter().enumerate() {
         text += &format!(
@@ -191,6 +201,7 @@ impl Run {
         Phase {
             wall,
             bridge_cpu: procfs::percent(start.bridge, end.bridge, wall),
+            bridge_time: end.bridge.cpu.saturating_sub(start.bridge.cpu),
             sim_cpu: procfs::percent(start.bench, end.bench, wall),
             broker_cpu: procfs::percent(start.broker, end.broker, wall),
             rss_kib: end.bridge.rss_kib,
