@@ -19,7 +19,7 @@ use tokio_util::task::TaskTracker;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::archive::Archive;
-use crate::camera::{Supervisor, client_for};
+use crate::camera::{HttpClients, Supervisor};
 use crate::config::Config;
 use crate::event::{CameraId, Command};
 use crate::http;
@@ -100,12 +100,13 @@ pub async fn start(
     let sweep = Arc::new(Notify::new());
     tracker.spawn(sweeper(archive.clone(), sweep.clone(), shutdown.clone()));
     let mut routes: HashMap<CameraId, mpsc::Sender<Trigger>> = HashMap::new();
+    let mut http = HttpClients::default();
     for cam in &config.cameras {
         let cfg = Arc::new(cam.clone());
         if cfg.tls_insecure {
             warn!(camera = %cfg.id, "tls_insecure is on: this camera's HTTPS certificate is not verified");
         }
-        let client = client_for(&cfg, options.client.clone())?;
+        let client = http.client_for(&cfg, options.client.clone())?;
         let span = info_span!("camera", id = %cfg.id);
         let snapshots = if cfg.snapshot.enabled {
             let (tx, rx) = mpsc::channel(TRIGGER_QUEUE);

@@ -364,11 +364,54 @@ impl Supervisor {
     }
 }
 
-/// The ONVIF client for a configured camera (credentials and TLS choice from the config).
+/// The ONVIF client for a configured camera (credentials and TLS choice from the config), with
+/// an HTTP client of its own; a bridge with many cameras uses [`HttpClients`] instead.
 pub fn client_for(
     config: &CameraConfig,
     options: onvif::ClientOptions,
 ) -> Result<Client, onvif::Error> {
+    let (credentials, options) = settings(config, options);
+    Client::new(config.url.clone(), credentials, options)
+}
+
+/// The HTTP clients a bridge's cameras share, one per distinct [`onvif::ClientOptions`]
+/// (in practice one, or two with `tls_insecure` cameras). A client per camera cost about
+/// 150 KiB (the system CA certificates, loaded by each) and made startup slow with many
+/// cameras; connections are still pooled per camera (per host and port).
+#[derive(Debug, Default)]
+pub struct HttpClients {
+    built: Vec<(onvif::ClientOptions, reqwest::Client)>,
+}
+
+impl HttpClients {
+    /// The ONVIF client for a configured camera, sharing an HTTP client with the others.
+    pub fn client_for(
+        &mut self,
+        config: &CameraConfig,
+        options: onvif::ClientOptions,
+    ) -> Result<Client, onvif::Error> {
+        let (credentials, options) = settings(config, options);
+        let http = match self.built.iter().find(|(o, _)| *o == options) {
+            Some((_, http)) => http.clone(),
+            None => {
+                let http =
+                    onvif::client::http_client(&options).map_err(|e| onvif::Error::Transport {
+                        url: onvif::error::redact(&config.url),
+                        detail: onvif::error::transport_detail(e),
+                    })?;
+                self.built.push((options.clone(), http.clone()));
+                http
+            }
+        };
+        Client::with_http(config.url.clone(), credentials, options, http)
+    }
+}
+
+/// A camera's credentials and client options from its config.
+fn settings(
+    config: &CameraConfig,
+    options: onvif::ClientOptions,
+) -> (Option<onvif::Credentials>, onvif::ClientOptions) {
     let credentials = config.username.as_ref().map(|username| onvif::Credentials {
         username: username.clone(),
         password: config.password.clone().unwrap_or_default(),
@@ -377,7 +420,7 @@ pub fn client_for(
         tls_insecure: config.tls_insecure,
         ..options
     };
-    Client::new(config.url.clone(), credentials, options)
+    (credentials, options)
 }
 
 fn far_future() -> Instant {

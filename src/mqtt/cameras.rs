@@ -278,8 +278,13 @@ fn latest(topic: super::topics::Topic, payload: impl Into<bytes::Bytes>) -> Mess
 }
 
 /// Serialises our own payload types (which cannot fail: string keys, no foreign maps).
+///
+/// Shrunk to fit: the outbox keeps retained payloads (discovery is about 4 KiB per camera) for
+/// as long as the bridge runs, and `to_vec` leaves up to half of its buffer unused.
 fn json<T: Serialize + ?Sized>(value: &T) -> Vec<u8> {
-    serde_json::to_vec(value).expect("our payload types always serialise")
+    let mut bytes = serde_json::to_vec(value).expect("our payload types always serialise");
+    bytes.shrink_to_fit();
+    bytes
 }
 
 #[cfg(test)]

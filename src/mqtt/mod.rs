@@ -52,6 +52,10 @@ pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
 pub const UPDATE_CAPACITY: usize = 256;
 /// Capacity of the command channel; commands beyond it are dropped with a warning.
 pub const COMMAND_CAPACITY: usize = 16;
+/// The momentary-message queue holds at least this many per camera, whatever `queue_size`
+/// says: a ring is three momentary messages (event on, doorbell, event off), so every camera
+/// ringing at once (the bench's burst) fits twice over instead of dropping rings.
+pub const MIN_QUEUE_PER_CAMERA: usize = 8;
 /// Largest command payload we look at (`PRESS` is five bytes).
 pub const MAX_COMMAND_BYTES: usize = 64;
 /// Largest `<base>/bridge/cameras` list we read back (a JSON list of ids).
@@ -192,7 +196,15 @@ impl Bridge {
         let topics = Topics::new(config)?;
         let options = connection::options(config, &topics, &tuning)?;
         let broker = format!("{}:{}", config.host, config.port);
-        let (client, eventloop) = rumqttc::AsyncClient::new(options, REQUEST_CAPACITY);
+        let (client, mut eventloop) = rumqttc::AsyncClient::new(options, REQUEST_CAPACITY);
+        // Events are small and latency is the point: no Nagle delay behind an unacknowledged
+        // packet (rumqttc leaves TCP_NODELAY off).
+        let mut network = eventloop.network_options();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
+        let queue_size = config
+            .queue_size
+            .max(cameras.len().saturating_mul(MIN_QUEUE_PER_CAMERA));
         let (update_tx, update_rx) = mpsc::channel(UPDATE_CAPACITY);
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (link_tx, link_rx) = mpsc::channel(LINK_CAPACITY);
@@ -217,7 +229,7 @@ impl Bridge {
             commands: command_tx,
             status: status.clone(),
             tuning,
-            queue_size: config.queue_size,
+            queue_size,
         });
         let run = publisher.run(update_rx, link_rx, shutdown, done);
         tracker.spawn(run.instrument(tracing::info_span!("mqtt_publisher")));

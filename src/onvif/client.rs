@@ -106,14 +106,29 @@ pub(crate) struct Call<'a> {
 
 impl Client {
     /// A client for the camera whose device service is at `device_url`
-    /// (`http://host[:port]/onvif/device_service`). Credentials in the URL are removed from it
-    /// and used when `credentials` is `None`.
+    /// (`http://host[:port]/onvif/device_service`), with its own HTTP client. Credentials in
+    /// the URL are removed from it and used when `credentials` is `None`.
     pub fn new(
         device_url: Url,
         credentials: Option<Credentials>,
         options: ClientOptions,
     ) -> Result<Client, Error> {
-        super::install_crypto_provider();
+        let http = http_client(&options).map_err(|e| Error::Transport {
+            url: redact(&device_url),
+            detail: transport_detail(e),
+        })?;
+        Self::with_http(device_url, credentials, options, http)
+    }
+
+    /// Like [`Client::new`], sending through `http`, an [`http_client`] built with the same
+    /// `options` and shared with other cameras. reqwest pools connections per scheme, host and
+    /// port, so each camera still keeps its own connections.
+    pub fn with_http(
+        device_url: Url,
+        credentials: Option<Credentials>,
+        options: ClientOptions,
+        http: reqwest::Client,
+    ) -> Result<Client, Error> {
         let mut device_url = device_url;
         if !matches!(device_url.scheme(), "http" | "https") || device_url.host_str().is_none() {
             return Err(Error::Malformed {
@@ -127,18 +142,6 @@ impl Client {
         });
         let _ = device_url.set_username("");
         let _ = device_url.set_password(None);
-        let http = reqwest::Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .tls_danger_accept_invalid_certs(options.tls_insecure)
-            .user_agent(concat!("doorbell-bridge/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| Error::Transport {
-                url: device_url.to_string(),
-                detail: transport_detail(e),
-            })?;
         Ok(Client {
             inner: Arc::new(Inner {
                 http,
@@ -285,6 +288,22 @@ impl Client {
             String::from_utf8_lossy(&bytes).into_owned(),
         )
     }
+}
+
+/// The HTTP client cameras with `options` talk through. Building one loads the system's CA
+/// certificates (rustls-platform-verifier reads them eagerly: about 150 KiB and a few
+/// milliseconds each time), so a bridge builds one per distinct `options` and shares it
+/// ([`Client::with_http`]).
+pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, reqwest::Error> {
+    super::install_crypto_provider();
+    reqwest::Client::builder()
+        .connect_timeout(options.connect_timeout)
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .redirect(reqwest::redirect::Policy::none())
+        .no_proxy()
+        .tls_danger_accept_invalid_certs(options.tls_insecure)
+        .user_agent(concat!("doorbell-bridge/", env!("CARGO_PKG_VERSION")))
+        .build()
 }
 
 /// Sorts a SOAP answer into success (the text back) or a typed error (pure).

@@ -1,0 +1,183 @@
+//! The doorbell-bridge benchmark: how fast a press reaches MQTT, and what the bridge costs.
+//!
+//! Run it with
+//!
+//! ```text
+//! cargo bench --bench bench -- --cameras 1,100,1000
+//! ```
+//!
+//! For each camera count it starts that many simulated doorbells in this process, a fresh
+//! Mosquitto on a free port, and the release-built bridge as a separate process; then it
+//! measures startup, idle cost, press -> doorbell and press -> snapshot latency (one press at a
+//! time, and every camera at once), and the request rate while every camera is down. The
+//! figures and their discussion are in `docs/performance.md`.
+//!
+//! `cargo test --benches` (and `--all-targets`) runs this binary without `--bench`: it then
+//! only says how to run it, so the test step stays fast.
+
+mod mosquitto;
+mod procfs;
+mod report;
+mod scenario;
+mod watch;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use doorbell_bridge::units::parse_duration;
+
+/// Measures press -> MQTT latency, memory, CPU and startup of the bridge against simulated
+/// doorbells and a real Mosquitto.
+#[derive(Debug, Parser)]
+#[command(name = "bench")]
+struct Args {
+    /// Camera counts to run, one fresh run each.
+    #[arg(long, value_delimiter = ',', default_value = "1,100,1000")]
+    cameras: Vec<usize>,
+    /// Single presses per run (one camera at a time, walking over all of them).
+    #[arg(long, default_value_t = 200)]
+    presses: usize,
+    /// Bursts per run (every camera pressed at once).
+    #[arg(long, default_value_t = 5)]
+    bursts: usize,
+    /// Idle window in which CPU is measured.
+    #[arg(long, default_value = "20s")]
+    idle: String,
+    /// Window in which requests to cameras that answer HTTP 500 are counted.
+    #[arg(long, default_value = "60s")]
+    offline: String,
+    /// `pull_timeout` of every camera in the bridge's config.
+    #[arg(long, default_value = "20s")]
+    pull_timeout: String,
+    /// The bridge executable; by default the bench runs `cargo build --release` and uses
+    /// target/release/doorbell-bridge.
+    #[arg(long)]
+    bridge: Option<PathBuf>,
+    /// Worker threads of the bench's own runtime (the simulated cameras).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Extra environment for the bridge, KEY=VALUE (repeatable).
+    #[arg(long = "env", value_parser = key_value)]
+    env: Vec<(String, String)>,
+    /// Where the bridge archives snapshots (a temporary folder inside this one); default: the
+    /// system temp folder. Snapshots are published after they are archived (fsync'd).
+    #[arg(long)]
+    archive: Option<PathBuf>,
+    /// Also write the report to this file.
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+    /// Passed by `cargo bench`; without it the binary only explains itself.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Builds the bridge with `cargo build --release` and returns its path.
+///
+/// Not the binary `cargo bench` builds next to this one: that one is compiled with the
+/// dev-dependencies' features unified in (regex with its Unicode tables, for one), half a MiB
+/// larger than what users run.
+fn release_bridge() -> anyhow::Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("bench: cargo build --release --bin doorbell-bridge");
+    let out = std::process::Command::new(cargo)
+        .args(["build", "--release", "--bin", "doorbell-bridge"])
+        .args([
+            "--message-format",
+            "json-render-diagnostics",
+            "--manifest-path",
+        ])
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+        .stderr(std::process::Stdio::inherit())
+        .output()?;
+    anyhow::ensure!(out.status.success(), "cargo build --release failed");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["target"]["name"] == "doorbell-bridge")
+        .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+        .ok_or_else(|| anyhow::anyhow!("cargo build --release named no doorbell-bridge executable"))
+}
+
+fn key_value(s: &str) -> Result<(String, String), String> {
+    s.split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("{s:?}: write KEY=VALUE"))
+}
+
+fn duration(flag: &str, text: &str) -> anyhow::Result<Duration> {
+    parse_duration(text).map_err(|e| anyhow::anyhow!("--{flag} {e}"))
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if !args.bench {
+        println!(
+            "benchmark skipped: run it with `cargo bench --bench bench -- --cameras 1,100,1000`"
+        );
+        return ExitCode::SUCCESS;
+    }
+    match run(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: Args) -> anyhow::Result<()> {
+    let plan = scenario::Plan {
+        bridge: match &args.bridge {
+            Some(path) => path.clone(),
+            None => release_bridge()?,
+        },
+        pull_timeout: args.pull_timeout.clone(),
+        idle: duration("idle", &args.idle)?,
+        presses: args.presses,
+        bursts: args.bursts,
+        offline: duration("offline", &args.offline)?,
+        env: args.env.clone(),
+        archive: args.archive.clone(),
+    };
+    let size = std::fs::metadata(&plan.bridge)?.len();
+    let mut text = format!(
+        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, env {:?}, archive in {}\n\n",
+        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
+        procfs::machine(),
+        procfs::mosquitto_version(),
+        plan.bridge.display(),
+        size as f64 / 1024.0 / 1024.0,
+        args.presses,
+        args.bursts,
+        args.idle,
+        args.offline,
+        args.pull_timeout,
+        args.env,
+        args.archive
+            .as_deref()
+            .unwrap_or(&std::env::temp_dir())
+            .display(),
+    );
+    print!("{text}");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    let mut outcomes = Vec::new();
+    for &n in &args.cameras {
+        eprintln!("bench: {n} camera(s)...");
+        let outcome = rt.block_on(scenario::run(&plan, n.max(1)))?;
+        outcomes.push(outcome);
+        // Print as we go: a long run still shows what it has.
+        println!("{}", report::markdown(&outcomes[outcomes.len() - 1..]));
+    }
+    let table = report::markdown(&outcomes);
+    text += &table;
+    println!("all runs:\n\n{table}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, text)?;
+    }
+    Ok(())
+}
