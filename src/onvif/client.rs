@@ -291,8 +291,8 @@ impl Client {
 }
 
 /// The HTTP client cameras with `options` talk through. Building one loads the system's CA
-/// certificates (rustls-platform-verifier reads them eagerly: about 150 KiB and a few
-/// milliseconds each time), so a bridge builds one per distinct `options` and shares it
+/// certificates (rustls-platform-verifier reads them eagerly: about 100 KiB and 2 ms each
+/// time), so a bridge builds one per distinct `options` and shares it
 /// ([`Client::with_http`]).
 pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, reqwest::Error> {
     super::install_crypto_provider();
