@@ -106,11 +106,6 @@ impl Archive {
         }
     }
 
-    /// The root folder.
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// Stores a JPEG and its sidecar (blocking IO: call from `spawn_blocking`). Returns the path
     /// and whether the archive is now over its size limit (time to sweep).
     pub fn store(&self, jpeg: &[u8], meta: &Meta<'_>) -> Result<(PathBuf, bool), Error> {

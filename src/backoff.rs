@@ -79,11 +79,6 @@ impl Backoff {
         self.running_since = None;
         self.current = self.initial;
     }
-
-    /// The delay the next failure would start from (without jitter).
-    pub fn peek(&self) -> Duration {
-        self.current
-    }
 }
 
 /// A random value in `[-1.0, 1.0]` for [`Backoff::failed`].

@@ -143,7 +143,7 @@ impl Supervisor {
     ) -> End {
         let setup = async {
             let offset = self.sync_clock().await?;
-            self.report_drift(offset.as_millis()).await;
+            self.report_drift(offset).await;
             let mut info = self.client.device_information().await?;
             // Best effort: many cameras restrict GetNetworkInterfaces; the MAC only links the
             // device in Home Assistant's registry.
@@ -319,9 +319,7 @@ impl Supervisor {
     /// offset.
     async fn sync_clock(&self) -> Result<jiff::SignedDuration, onvif::Error> {
         let offset = self.client.sync_clock().await?;
-        let threshold = jiff::SignedDuration::try_from(self.config.drift_threshold)
-            .unwrap_or(jiff::SignedDuration::MAX);
-        if !self.config.set_clock || offset.abs() <= threshold {
+        if !self.config.set_clock || !self.drifts(offset) {
             return Ok(offset);
         }
         match self.client.set_system_time(jiff::Timestamp::now()).await {
@@ -339,11 +337,16 @@ impl Supervisor {
         }
     }
 
-    async fn report_drift(&self, offset_ms: i128) {
-        let offset_ms = i64::try_from(offset_ms).unwrap_or(i64::MAX);
+    /// Whether the camera clock is further from ours than the configured threshold.
+    fn drifts(&self, offset: jiff::SignedDuration) -> bool {
+        jiff::SignedDuration::try_from(self.config.drift_threshold)
+            .is_ok_and(|threshold| offset.abs() > threshold)
+    }
+
+    async fn report_drift(&self, offset: jiff::SignedDuration) {
+        let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
         self.metrics.drift(&self.config.id, offset_ms);
-        let threshold = self.config.drift_threshold.as_millis() as i64;
-        if offset_ms.abs() > threshold {
+        if self.drifts(offset) {
             let dir = if offset_ms > 0 { "ahead of" } else { "behind" };
             warn!(
                 "camera clock is {:.1} s {dir} ours; the bridge compensates, but enable NTP on the camera so its timestamps are right",
