@@ -103,30 +103,35 @@ fn demo_config(sim: &SimDoorbell, broker: &Url, archive: &Path) -> anyhow::Resul
     let mut plain = broker.clone();
     let _ = plain.set_username("");
     let _ = plain.set_password(None);
-    let mut text = format!("[mqtt]\nurl = {:?}\n", plain.as_str());
+    let mut text = format!("[mqtt]\nurl = {}\n", toml_str(plain.as_str()));
     if !broker.username().is_empty() {
-        text.push_str(&format!("username = {:?}\n", broker.username()));
+        text.push_str(&format!("username = {}\n", toml_str(broker.username())));
     }
     if let Some(p) = broker.password() {
-        text.push_str(&format!("password = {p:?}\n"));
+        text.push_str(&format!("password = {}\n", toml_str(p)));
     }
     text.push_str(&format!(
         r#"[storage]
-path = {:?}
+path = {}
 [[cameras]]
 id = "demo_doorbell"
 name = "Demo Doorbell"
-url = {:?}
+url = {}
 username = "admin"
 password = "password"
 pull_timeout = "30s"
 [cameras.snapshot]
 on = ["ring", "person", "motion"]
 "#,
-        archive.display().to_string(),
-        sim.device_url().as_str()
+        toml_str(&archive.display().to_string()),
+        toml_str(sim.device_url().as_str())
     ));
     Ok(config::from_toml(&text, &PathBuf::from("(demo)"))?)
+}
+
+/// `text` as a TOML string (Rust's `{:?}` escapes differ from TOML's for some characters).
+fn toml_str(text: &str) -> String {
+    toml::Value::String(text.to_owned()).to_string()
 }
 
 /// Presses the button and toggles motion until shutdown.
