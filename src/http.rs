@@ -58,7 +58,7 @@ pub fn metrics_text(s: &Sources) -> String {
     let mut out = String::new();
     s.metrics.render(&mut out);
     let m = &s.mqtt;
-    let gauges: [(&str, &str, &str, u64); 6] = [
+    let gauges: [(&str, &str, &str, u64); 7] = [
         (
             "doorbell_bridge_mqtt_connected",
             "gauge",
@@ -80,7 +80,7 @@ pub fn metrics_text(s: &Sources) -> String {
         (
             "doorbell_bridge_mqtt_published_total",
             "counter",
-            "Messages handed to the broker.",
+            "Messages the broker acknowledged.",
             m.published(),
         ),
         (
@@ -94,6 +94,12 @@ pub fn metrics_text(s: &Sources) -> String {
             "gauge",
             "Messages waiting for the broker.",
             m.queue_depth() as u64,
+        ),
+        (
+            "doorbell_bridge_mqtt_in_flight",
+            "gauge",
+            "Messages written to the broker and not yet acknowledged.",
+            m.in_flight() as u64,
         ),
     ];
     for (name, kind, help, value) in gauges {

@@ -231,6 +231,15 @@ async fn unacknowledged_rings_are_sent_again_after_a_lost_connection() {
     let bridge = Running::start(&plain(proxy.port()), front_door());
     bridge.send(event(Kind::Ring, true, 1)).await;
     assert_eq!(n_of(&sub.next_on(&topic, WAIT).await), 1);
+    // The subscriber can see ring 1 before its PubAck reaches the bridge; until then the
+    // bridge rightly counts it as unacknowledged and would send it again.
+    let status = bridge.status.clone();
+    tokio::time::timeout(
+        WAIT,
+        status.wait_until(|s| s.in_flight() == 0 && s.queue_depth() == 0),
+    )
+    .await
+    .expect("the broker acknowledges everything sent so far");
 
     proxy.swallow();
     for n in 2..=4 {
@@ -238,6 +247,10 @@ async fn unacknowledged_rings_are_sent_again_after_a_lost_connection() {
     }
     // Written by rumqttc, lost on the way, never acknowledged.
     proxy.swallowed(br#""n":"4""#).await;
+    assert!(
+        status.in_flight() >= 3,
+        "rings 2 to 4 wait for their PubAck"
+    );
     proxy.cut();
 
     let mut seen = Vec::new();

@@ -182,9 +182,11 @@ impl Publisher {
                 .unwrap_or(false)
             });
         }
-        self.parts
-            .status
-            .set_queue(self.outbox.depth(), self.outbox.dropped());
+        self.parts.status.set_queue(
+            self.outbox.depth(),
+            self.outbox.in_flight(),
+            self.outbox.dropped(),
+        );
     }
 
     fn on_update(&mut self, update: Update) {

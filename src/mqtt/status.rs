@@ -15,6 +15,7 @@ struct Inner {
     published: AtomicU64,
     dropped: AtomicU64,
     queue_depth: AtomicUsize,
+    in_flight: AtomicUsize,
     last_error: Mutex<Option<String>>,
     retry_in: Mutex<Option<Duration>>,
     changed: watch::Sender<u64>,
@@ -36,6 +37,7 @@ impl Default for BridgeStatus {
                 published: AtomicU64::new(0),
                 dropped: AtomicU64::new(0),
                 queue_depth: AtomicUsize::new(0),
+                in_flight: AtomicUsize::new(0),
                 last_error: Mutex::new(None),
                 retry_in: Mutex::new(None),
                 changed: watch::Sender::new(0),
@@ -88,6 +90,11 @@ impl BridgeStatus {
         self.inner.queue_depth.load(Ordering::Relaxed)
     }
 
+    /// Messages written to the broker and not yet acknowledged by it.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::Relaxed)
+    }
+
     /// The last connection error, with its hint; cleared on connect.
     pub fn last_error(&self) -> Option<String> {
         read(&self.inner.last_error)
@@ -137,10 +144,11 @@ impl BridgeStatus {
         self.bump();
     }
 
-    pub(super) fn set_queue(&self, depth: usize, dropped: u64) {
+    pub(super) fn set_queue(&self, depth: usize, in_flight: usize, dropped: u64) {
         let before = self.inner.queue_depth.swap(depth, Ordering::Relaxed);
+        let flying_before = self.inner.in_flight.swap(in_flight, Ordering::Relaxed);
         let dropped_before = self.inner.dropped.swap(dropped, Ordering::Relaxed);
-        if before != depth || dropped_before != dropped {
+        if before != depth || flying_before != in_flight || dropped_before != dropped {
             self.bump();
         }
     }
