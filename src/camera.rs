@@ -20,11 +20,11 @@ use tracing::{debug, info, warn};
 
 use crate::backoff::{Backoff, random_jitter};
 use crate::config::CameraConfig;
-use crate::event::{Event, Update};
+use crate::event::{DeviceInfo, Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
 use crate::onvif::{self, Client, Retry, Subscription};
-use crate::snapshot::Trigger;
+use crate::snapshot::{EventTrigger, Trigger};
 
 /// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
 pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
@@ -141,27 +141,11 @@ impl Supervisor {
         backoff: &mut Backoff,
         online: &mut Option<bool>,
     ) -> End {
-        let setup = async {
-            let offset = self.sync_clock().await?;
-            self.report_drift(offset).await;
-            let mut info = self.client.device_information().await?;
-            // Best effort: many cameras restrict GetNetworkInterfaces; the MAC only links the
-            // device in Home Assistant's registry.
-            info.mac = self.client.mac_address().await.ok().flatten();
-            let services = self.client.services().await?;
-            let events = services.events.ok_or_else(|| onvif::Error::NotSupported {
-                url: onvif::error::redact(self.client.device_url()),
-                action: "the event service (PullPoint)".into(),
-            })?;
-            let sub = self
-                .client
-                .create_pull_point(&events, self.config.subscription)
-                .await?;
-            Ok::<_, onvif::Error>((info, sub))
-        };
+        // Boxed, like the renew and unsubscribe below: the task's future is allocated for the
+        // whole run, so only the held poll should decide its size (docs/performance.md).
         let (info, sub) = tokio::select! {
             () = self.shutdown.cancelled() => return End::Shutdown,
-            r = setup => match r {
+            r = Box::pin(self.setup()) => match r {
                 Ok(v) => v,
                 Err(e) => return End::Failed(e),
             },
@@ -186,9 +170,30 @@ impl Supervisor {
         // Leave no subscription behind where the camera still answers.
         let gone = matches!(&end, End::Failed(e) if e.retry() == Retry::Resubscribe);
         if !gone {
-            let _ = tokio::time::timeout(UNSUBSCRIBE_DEADLINE, self.client.unsubscribe(&sub)).await;
+            let unsubscribe = Box::pin(self.client.unsubscribe(&sub));
+            let _ = tokio::time::timeout(UNSUBSCRIBE_DEADLINE, unsubscribe).await;
         }
         end
+    }
+
+    /// Clock, identity, services and a new subscription: what a session starts with.
+    async fn setup(&self) -> Result<(DeviceInfo, Subscription), onvif::Error> {
+        let offset = self.sync_clock().await?;
+        self.report_drift(offset).await;
+        let mut info = self.client.device_information().await?;
+        // Best effort: many cameras restrict GetNetworkInterfaces; the MAC only links the
+        // device in Home Assistant's registry.
+        info.mac = self.client.mac_address().await.ok().flatten();
+        let services = self.client.services().await?;
+        let events = services.events.ok_or_else(|| onvif::Error::NotSupported {
+            url: onvif::error::redact(self.client.device_url()),
+            action: "the event service (PullPoint)".into(),
+        })?;
+        let sub = self
+            .client
+            .create_pull_point(&events, self.config.subscription)
+            .await?;
+        Ok((info, sub))
     }
 
     /// Pulls and renews until an error or shutdown.
@@ -199,7 +204,7 @@ impl Supervisor {
             if sub.renew_due(Instant::now() + MIN_PULL_TIMEOUT) {
                 let renewed = tokio::select! {
                     () = self.shutdown.cancelled() => return End::Shutdown,
-                    r = self.client.renew(sub, self.config.subscription) => r,
+                    r = Box::pin(self.client.renew(sub, self.config.subscription)) => r,
                 };
                 match renewed {
                     Ok(s) => {
@@ -252,8 +257,9 @@ impl Supervisor {
         timeout: Duration,
         normaliser: &mut Normaliser,
     ) -> Result<usize, onvif::Error> {
-        let pull = self.client.pull(sub, timeout, self.config.message_limit);
-        tokio::pin!(pull);
+        // Pinned where it is made: `tokio::pin!` on a named future kept a second, moved-from
+        // copy of it in this function's state (1.5 KiB per camera, for the whole run).
+        let mut pull = std::pin::pin!(self.client.pull(sub, timeout, self.config.message_limit));
         loop {
             let deadline = normaliser.next_deadline();
             tokio::select! {
@@ -263,7 +269,7 @@ impl Supervisor {
                     let at = Instant::now();
                     for n in &r.notifications {
                         for e in normaliser.handle(n, now, at) {
-                            self.publish(e).await;
+                            Box::pin(self.publish(e)).await;
                         }
                     }
                     return Ok(r.notifications.len());
@@ -291,21 +297,25 @@ impl Supervisor {
 
     async fn expire(&self, normaliser: &mut Normaliser) {
         for e in normaliser.expire(jiff::Timestamp::now(), Instant::now()) {
-            self.publish(e).await;
+            Box::pin(self.publish(e)).await;
         }
     }
 
     /// The event first, then (if configured) a snapshot request: a press never waits for a JPEG.
+    /// Callers box it: inline, it doubled the size of the held poll's state (every camera's
+    /// task carries that size for its whole run).
     async fn publish(&self, event: Event) {
         self.metrics.event(&event);
         let wants_snapshot = event.trigger
             && self.config.snapshot.enabled
             && self.config.snapshot.on.contains(&event.kind);
-        let trigger = wants_snapshot.then(|| Trigger::Event {
-            kind: event.kind,
-            time: event.time,
-            camera_time: event.camera_time.clone(),
-            topic: event.topic.clone(),
+        let trigger = wants_snapshot.then(|| {
+            Trigger::Event(Box::new(EventTrigger {
+                kind: event.kind,
+                time: event.time,
+                camera_time: event.camera_time.clone(),
+                topic: event.topic.clone(),
+            }))
         });
         self.send(Update::Event(event)).await;
         if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {

@@ -18,7 +18,7 @@ use tracing::{debug, info, warn};
 use url::Url;
 
 use crate::archive::{Archive, Meta};
-use crate::config::CameraConfig;
+use crate::config::{CameraConfig, SnapshotConfig};
 use crate::event::{Kind, Snapshot, SnapshotReason, Update};
 use crate::metrics::Metrics;
 use crate::onvif::{self, Client, MediaService, MediaVersion, best_profile};
@@ -28,24 +28,31 @@ pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Triggers waiting for the running fetch; more than this share it anyway.
 pub const TRIGGER_QUEUE: usize = 8;
 
-/// Why a snapshot is wanted.
+/// Why a snapshot is wanted. Pointer-sized: every camera's trigger channel allocates room
+/// for 32 of them up front.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Trigger {
     /// An event started.
-    Event {
-        /// Its kind.
-        kind: Kind,
-        /// Its receive time (identifies it).
-        time: jiff::Timestamp,
-        /// Its camera time as sent.
-        camera_time: Option<String>,
-        /// Its topic.
-        topic: String,
-    },
+    Event(Box<EventTrigger>),
+    /// One of the extra frames a ring asked for (`snapshot.burst`).
+    Burst(Box<EventTrigger>),
     /// The MQTT command or the Home Assistant button.
     Demand,
     /// The periodic timer.
     Interval,
+}
+
+/// The event a snapshot is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventTrigger {
+    /// Its kind.
+    pub kind: Kind,
+    /// Its receive time (identifies it).
+    pub time: jiff::Timestamp,
+    /// Its camera time as sent.
+    pub camera_time: Option<String>,
+    /// Its topic.
+    pub topic: String,
 }
 
 /// Why a snapshot could not be taken.
@@ -205,38 +212,23 @@ impl SnapshotTask {
             };
             debug!(?trigger, "taking a snapshot");
             let mut shared = vec![trigger];
+            // Boxed here and below: the task's future is allocated for the whole run, and
+            // with these inline it was 3.3 KiB per camera while idle (docs/performance.md).
             let result = tokio::select! {
                 () = shutdown.cancelled() => break,
-                r = self.fetch() => r,
+                r = Box::pin(self.fetch()) => r,
             };
             // Triggers that came in while we fetched share this picture.
             while let Ok(t) = triggers.try_recv() {
                 shared.push(t);
             }
+            let now = Instant::now();
             for t in &shared {
-                self.schedule_burst(t, &mut bursts);
+                bursts.extend(burst_frames(t, &self.config.snapshot, now));
             }
-            self.deliver(result, shared.swap_remove(0)).await;
+            Box::pin(self.deliver(result, shared.swap_remove(0))).await;
         }
         debug!("snapshot task stopped");
-    }
-
-    fn schedule_burst(&self, t: &Trigger, bursts: &mut VecDeque<(Instant, Trigger)>) {
-        let cfg = &self.config.snapshot;
-        if !matches!(
-            t,
-            Trigger::Event {
-                kind: Kind::Ring,
-                ..
-            }
-        ) || cfg.burst == 0
-        {
-            return;
-        }
-        let start = Instant::now();
-        for n in 1..=cfg.burst {
-            bursts.push_back((start + cfg.burst_interval * n, t.clone()));
-        }
     }
 
     /// Fetches one JPEG, looking the URI up when needed (and again after a failure).
@@ -278,7 +270,10 @@ impl SnapshotTask {
         let taken = jiff::Timestamp::now();
         let archived = self.store(&jpeg, &trigger, taken).await;
         let reason = match trigger {
-            Trigger::Event { kind, time, .. } => SnapshotReason::Event { kind, time },
+            Trigger::Event(e) | Trigger::Burst(e) => SnapshotReason::Event {
+                kind: e.kind,
+                time: e.time,
+            },
             Trigger::Demand => SnapshotReason::Demand,
             Trigger::Interval => SnapshotReason::Interval,
         };
@@ -306,12 +301,12 @@ impl SnapshotTask {
         let (camera, jpeg, trigger) = (self.config.id.clone(), jpeg.clone(), trigger.clone());
         let result = tokio::task::spawn_blocking(move || {
             let (kind, event_time, camera_time, topic) = match &trigger {
-                Trigger::Event {
-                    kind,
-                    time,
-                    camera_time,
-                    topic,
-                } => (*kind, *time, camera_time.as_deref(), Some(topic.as_str())),
+                Trigger::Event(e) | Trigger::Burst(e) => (
+                    e.kind,
+                    e.time,
+                    e.camera_time.as_deref(),
+                    Some(e.topic.as_str()),
+                ),
                 Trigger::Demand | Trigger::Interval => (Kind::Other, taken, None, None),
             };
             let meta = Meta {
@@ -348,9 +343,87 @@ impl SnapshotTask {
     }
 }
 
+/// The extra frames a ring asks for: `burst` more, `burst_interval` apart from `now`. A burst
+/// frame asks for none (one ring would otherwise never stop taking pictures).
+fn burst_frames(
+    t: &Trigger,
+    cfg: &SnapshotConfig,
+    now: Instant,
+) -> impl Iterator<Item = (Instant, Trigger)> {
+    let ring = match t {
+        Trigger::Event(e) if e.kind == Kind::Ring => Some(e),
+        _ => None,
+    };
+    let count = if ring.is_some() { cfg.burst } else { 0 };
+    (1..=count).map(move |n| {
+        let frame = Trigger::Burst(ring.expect("count is 0 without a ring").clone());
+        (now + cfg.burst_interval * n, frame)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn event(kind: Kind) -> Trigger {
+        Trigger::Event(Box::new(EventTrigger {
+            kind,
+            time: jiff::Timestamp::UNIX_EPOCH,
+            camera_time: None,
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        }))
+    }
+
+    fn settings(burst: u32) -> SnapshotConfig {
+        SnapshotConfig {
+            enabled: true,
+            on: vec![Kind::Ring],
+            interval: None,
+            burst,
+            burst_interval: Duration::from_millis(200),
+            profile: None,
+            allowed_hosts: Vec::new(),
+            max_size: 1 << 20,
+        }
+    }
+
+    #[test]
+    fn a_ring_asks_for_burst_frames_at_even_steps() {
+        let now = Instant::now();
+        let Trigger::Event(ring) = event(Kind::Ring) else {
+            unreachable!()
+        };
+        let frames: Vec<_> =
+            burst_frames(&Trigger::Event(ring.clone()), &settings(2), now).collect();
+        let frame = Trigger::Burst(ring);
+        assert_eq!(
+            frames,
+            [
+                (now + Duration::from_millis(200), frame.clone()),
+                (now + Duration::from_millis(400), frame),
+            ]
+        );
+    }
+
+    #[test]
+    fn only_rings_ask_for_burst_frames_and_frames_ask_for_none() {
+        let now = Instant::now();
+        let frames: Vec<_> = burst_frames(&event(Kind::Ring), &settings(2), now).collect();
+        assert!(!frames.is_empty());
+        let frame = frames[0].1.clone();
+        for t in [
+            event(Kind::Motion),
+            Trigger::Demand,
+            Trigger::Interval,
+            frame,
+        ] {
+            assert_eq!(burst_frames(&t, &settings(2), now).count(), 0, "{t:?}");
+        }
+        assert_eq!(
+            burst_frames(&event(Kind::Ring), &settings(0), now).count(),
+            0
+        );
+    }
 
     #[test]
     fn jpeg_magic() {
