@@ -351,7 +351,7 @@ async fn removed_camera_gets_its_discovery_cleared() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_private_ca_and_no_plaintext_fallback() {
-    let (ca, cert, key) = test_pki();
+    let Pki { ca, cert, key, .. } = test_pki();
     let options = Options {
         tls: Some((ca.clone(), cert, key)),
         ..Options::default()
@@ -394,6 +394,58 @@ async fn tls_with_a_private_ca_and_no_plaintext_fallback() {
     assert!(error.contains("TLS"), "{error}");
     assert!(error.contains("check mqtt.ca_file"), "{error}");
     assert!(!bridge.status.is_connected());
+}
+
+/// Mutual TLS: the broker admits only clients with a certificate from its CA.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_with_a_client_certificate() {
+    let pki = test_pki();
+    let options = Options {
+        tls: Some((pki.ca.clone(), pki.cert.clone(), pki.key.clone())),
+        require_client_cert: true,
+        ..Options::default()
+    };
+    let Some(broker) = Broker::mosquitto(options) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, pem: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, pem).unwrap();
+        path.display().to_string()
+    };
+    let ca = file("ca.pem", &pki.ca);
+    let cert = file("client.pem", &pki.client_cert);
+    let key = file("client.key", &pki.client_key);
+    let base = format!(
+        "url = \"mqtts://localhost:{}\"\nca_file = {ca:?}",
+        broker.tls_port()
+    );
+    let topic = format!("{BASE}/front_door/event");
+    let mut sub = Subscriber::connect(broker.port(), &topic).await;
+
+    let with_cert = mqtt_config(&format!(
+        "{base}\nclient_cert = {cert:?}\nclient_key = {key:?}"
+    ));
+    let bridge = Running::start(&with_cert, front_door());
+    bridge.connected().await;
+    bridge.send(event(Kind::Ring, true, 9)).await;
+    assert_eq!(n_of(&sub.next_on(&topic, WAIT).await), 9);
+    bridge.stop().await;
+
+    // Without one the broker ends the handshake: reported with a hint, never connected.
+    let bridge = Running::start(&mqtt_config(&base), front_door());
+    tokio::time::timeout(WAIT, bridge.status.wait_until(|s| s.failures() >= 1))
+        .await
+        .expect("the refusal is reported");
+    let error = bridge.status.last_error().unwrap();
+    assert!(
+        error.contains("refused our TLS client certificate"),
+        "{error}"
+    );
+    assert!(error.contains("mqtt.client_cert"), "{error}");
+    assert!(!bridge.status.is_connected());
+    bridge.stop().await;
 }
 
 #[test]

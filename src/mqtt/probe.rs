@@ -13,6 +13,8 @@ use rumqttc::{
     TlsConfiguration, TlsError, Transport,
 };
 
+use rustls::AlertDescription;
+
 use crate::config::MqttConfig;
 
 /// How long the DISCONNECT may take to go out after the ConnAck.
@@ -35,6 +37,7 @@ const HINT_REFUSED: &str = "check mqtt.client_id and the broker's log";
 const HINT_UNREACHABLE: &str =
     "check the host and port in mqtt.url and that the broker is running and reachable from here";
 const HINT_TLS: &str = "check mqtt.ca_file and that the broker's certificate names this host";
+const HINT_CLIENT_CERT: &str = "the broker wants a client certificate it trusts: check mqtt.client_cert and mqtt.client_key (signed by a CA in the broker's cafile)";
 const HINT_TIMEOUT: &str = "check the host and port in mqtt.url (a TLS port spoken to with mqtt://, or a firewall that drops packets?)";
 
 /// Connects to the broker `config` names, waits for its ConnAck (at most `timeout`) and
@@ -130,6 +133,17 @@ pub fn diagnose(e: &ConnectionError, broker: &str) -> Diagnosis {
             HINT_CREDENTIALS,
             true,
         ),
+        // TLS 1.3 finishes the client's side of the handshake before the broker checks the
+        // client certificate, so its refusal arrives later, as an alert on the first read.
+        e if tls_alert(e).is_some_and(is_client_cert_alert) => (
+            "client certificate",
+            format!(
+                "MQTT broker {broker} refused our TLS client certificate (alert {:?})",
+                tls_alert(e).expect("guarded")
+            ),
+            HINT_CLIENT_CERT,
+            true,
+        ),
         ConnectionError::ConnectionRefused(code) => (
             "refused",
             format!("MQTT broker {broker} refused the connection ({code:?})"),
@@ -165,6 +179,38 @@ pub fn diagnose(e: &ConnectionError, broker: &str) -> Diagnosis {
     }
 }
 
+/// The TLS alert the broker sent, wherever rumqttc wrapped the IO error that carries it.
+fn tls_alert(e: &ConnectionError) -> Option<AlertDescription> {
+    use rumqttc::StateError;
+    let io = match e {
+        ConnectionError::Io(io)
+        | ConnectionError::Tls(TlsError::Io(io))
+        | ConnectionError::MqttState(StateError::Io(io))
+        | ConnectionError::MqttState(StateError::Deserialization(rumqttc::mqttbytes::Error::Io(
+            io,
+        ))) => io,
+        _ => return None,
+    };
+    match io.get_ref()?.downcast_ref::<rustls::Error>()? {
+        rustls::Error::AlertReceived(alert) => Some(*alert),
+        _ => None,
+    }
+}
+
+/// Alerts with which a broker says no to the client certificate (or its absence).
+fn is_client_cert_alert(alert: AlertDescription) -> bool {
+    matches!(
+        alert,
+        AlertDescription::CertificateRequired
+            | AlertDescription::BadCertificate
+            | AlertDescription::UnknownCA
+            | AlertDescription::CertificateExpired
+            | AlertDescription::CertificateRevoked
+            | AlertDescription::CertificateUnknown
+            | AlertDescription::UnsupportedCertificate
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -190,6 +236,29 @@ mod tests {
                     "bad certificate",
                 ))),
                 HINT_TLS,
+            ),
+            (
+                ConnectionError::MqttState(rumqttc::StateError::Deserialization(
+                    rumqttc::mqttbytes::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        rustls::Error::AlertReceived(AlertDescription::CertificateRequired),
+                    )),
+                )),
+                HINT_CLIENT_CERT,
+            ),
+            (
+                ConnectionError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    rustls::Error::AlertReceived(AlertDescription::UnknownCA),
+                )),
+                HINT_CLIENT_CERT,
+            ),
+            (
+                ConnectionError::Io(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    rustls::Error::AlertReceived(AlertDescription::InternalError),
+                )),
+                HINT_UNREACHABLE,
             ),
         ];
         assert!(!cases.is_empty());

@@ -114,17 +114,46 @@ pub fn n_of(m: &super::broker::Received) -> u64 {
     m.json()["data"]["n"].as_str().unwrap().parse().unwrap()
 }
 
-/// A CA, and a server certificate for localhost and 127.0.0.1 signed by it (PEM).
-pub fn test_pki() -> (String, String, String) {
-    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+/// PEM files of a private CA, a server certificate for localhost and a client certificate.
+pub struct Pki {
+    /// The CA certificate.
+    pub ca: String,
+    /// The server's certificate (localhost, 127.0.0.1).
+    pub cert: String,
+    /// Its key.
+    pub key: String,
+    /// A client certificate from the same CA.
+    pub client_cert: String,
+    /// Its key.
+    pub client_key: String,
+}
+
+/// A fresh [`Pki`].
+pub fn test_pki() -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    // Distinct subject names: OpenSSL (Mosquitto) takes a certificate whose subject equals
+    // its issuer for self-signed and refuses it as a client certificate (UnknownCA).
+    let params = |names: Vec<String>, cn: &str| {
+        let mut p = CertificateParams::new(names).unwrap();
+        p.distinguished_name.push(DnType::CommonName, cn);
+        p
+    };
+    let mut ca_params = params(Vec::new(), "doorbell-bridge test CA");
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().unwrap()).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
-    let cert = CertificateParams::new(names)
-        .unwrap()
-        .signed_by(&key, &ca)
-        .unwrap();
-    (ca.pem(), cert.pem(), key.serialize_pem())
+    let leaf = |names: Vec<String>, cn: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = params(names, cn).signed_by(&key, &ca).unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let server_names = vec!["localhost".to_owned(), "127.0.0.1".to_owned()];
+    let (cert, key) = leaf(server_names, "localhost");
+    let (client_cert, client_key) = leaf(Vec::new(), "doorbell-bridge");
+    Pki {
+        ca: ca.pem(),
+        cert,
+        key,
+        client_cert,
+        client_key,
+    }
 }

@@ -39,6 +39,8 @@ pub struct Options {
     pub persistence: bool,
     /// A second, TLS listener with these PEM files: (CA, server cert, server key).
     pub tls: Option<(String, String, String)>,
+    /// With `tls`: the TLS listener admits only clients with a certificate from the CA.
+    pub require_client_cert: bool,
 }
 
 /// A running broker.
@@ -254,6 +256,9 @@ fn write_config(dir: &Path, port: u16, tls_port: Option<u16>, options: &Options)
             dir.join("server.pem").display(),
             dir.join("server.key").display(),
         );
+        if options.require_client_cert {
+            conf += "require_certificate true\n";
+        }
     }
     std::fs::write(dir.join("mosquitto.conf"), conf).expect("write mosquitto.conf");
 }
