@@ -220,6 +220,67 @@ async fn broker_restart_loses_no_ring_and_keeps_the_order() {
     bridge.stop().await;
 }
 
+/// While the broker is away the queue is bounded: motion events go first, rings stay, and
+/// the bridge says how many it dropped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_queue_drops_motion_before_rings_and_says_how_many() {
+    let options = Options {
+        persistence: true,
+        ..Options::default()
+    };
+    let Some(mut broker) = Broker::mosquitto(options) else {
+        return;
+    };
+    let filter = format!("{BASE}/#");
+    let mut sub = Subscriber::connect_as(broker.port(), &filter, Some("overflow-watcher")).await;
+    // The smallest queue the bridge allows for one camera (MIN_QUEUE_PER_CAMERA).
+    let config = mqtt_config(&format!(
+        "url = \"mqtt://127.0.0.1:{}\"\nqueue_size = 8",
+        broker.port()
+    ));
+    let bridge = Running::start(&config, front_door());
+    bridge.connected().await;
+
+    broker.stop();
+    let status = bridge.status.clone();
+    tokio::time::timeout(WAIT, status.wait_until(|s| !s.is_connected()))
+        .await
+        .expect("bridge notices the broker is gone");
+    bridge.send(event(Kind::Ring, true, 1)).await;
+    for n in 2..=31 {
+        bridge.send(event(Kind::Motion, n % 2 == 0, n)).await;
+    }
+    bridge.send(event(Kind::Ring, true, 99)).await;
+    tokio::time::timeout(WAIT, status.wait_until(|s| s.dropped() > 0))
+        .await
+        .expect("the queue overflows");
+    broker.restart();
+
+    let topic = format!("{BASE}/front_door/event");
+    let mut seen = Vec::new();
+    while seen.last() != Some(&99) {
+        seen.push(n_of(&sub.next_on(&topic, WAIT).await));
+    }
+    assert_eq!(seen.first(), Some(&1), "the first ring survives: {seen:?}");
+    assert!(seen.is_sorted(), "in order: {seen:?}");
+    let motion = seen.iter().filter(|&&n| (2..=31).contains(&n)).count();
+    let dropped = status.dropped();
+    assert_eq!(motion as u64 + dropped, 30, "{seen:?}, dropped {dropped}");
+    // Only the newest motion events are left.
+    assert!(
+        seen[1..seen.len() - 1]
+            .iter()
+            .all(|&n| n > 31 - motion as u64)
+    );
+    // Retained, so a client that comes later learns it too.
+    let dropped_topic = format!("{BASE}/bridge/dropped");
+    let mut late = Subscriber::connect(broker.port(), &dropped_topic).await;
+    let said = late.next_on(&dropped_topic, WAIT).await;
+    assert!(said.retain);
+    assert_eq!(said.text(), dropped.to_string());
+    bridge.stop().await;
+}
+
 /// rumqttc forgets publishes it wrote but the broker never acknowledged when it reconnects
 /// with a clean session; the bridge keeps them and sends them again, in order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
