@@ -11,6 +11,7 @@
 //! `select!`), so an expiring hold never aborts a long poll and loses the events in it.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -44,6 +45,9 @@ pub struct Supervisor {
     snapshots: Option<mpsc::Sender<Trigger>>,
     metrics: Metrics,
     shutdown: CancellationToken,
+    /// The drift warning was logged and the clock has not been right since: a camera that
+    /// reconnects often is warned about once, not at every session.
+    drift_warned: AtomicBool,
 }
 
 /// Why a session ended.
@@ -71,6 +75,7 @@ impl Supervisor {
             snapshots,
             metrics,
             shutdown,
+            drift_warned: AtomicBool::new(false),
         }
     }
 
@@ -356,12 +361,18 @@ impl Supervisor {
     async fn report_drift(&self, offset: jiff::SignedDuration) {
         let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
         self.metrics.drift(&self.config.id, offset_ms);
-        if self.drifts(offset) {
+        let drifts = self.drifts(offset);
+        let warned = self.drift_warned.swap(drifts, Ordering::Relaxed);
+        if drifts {
             let dir = if offset_ms > 0 { "ahead of" } else { "behind" };
-            warn!(
-                "camera clock is {:.1} s {dir} ours; the bridge compensates, but enable NTP on the camera so its timestamps are right",
-                offset_ms.abs() as f64 / 1000.0
-            );
+            let secs = offset_ms.abs() as f64 / 1000.0;
+            if warned {
+                debug!("camera clock is still {secs:.1} s {dir} ours");
+            } else {
+                warn!(
+                    "camera clock is {secs:.1} s {dir} ours; the bridge compensates, but enable NTP on the camera so its timestamps are right"
+                );
+            }
         }
         self.send(Update::ClockDrift {
             camera: self.config.id.clone(),

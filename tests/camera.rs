@@ -2,6 +2,8 @@
 //! short configured timeouts, and the simulator's fault injection. Every wait is for an update
 //! or a counted request, never a fixed sleep.
 
+mod support;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,9 +14,11 @@ use doorbell_bridge::event::{Kind, Update};
 use doorbell_bridge::metrics::Metrics;
 use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{Fault, SimDoorbell, SimOptions};
+use support::logs::Capture;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tracing::instrument::WithSubscriber;
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -24,6 +28,8 @@ struct Rig {
     seen: Vec<Update>,
     token: CancellationToken,
     task: JoinHandle<()>,
+    /// What the supervisor logged at info and above.
+    logs: Capture,
 }
 
 async fn rig(options: SimOptions, password: &str) -> Rig {
@@ -60,12 +66,17 @@ max_backoff = "2s"
     let (tx, updates) = mpsc::channel(256);
     let token = CancellationToken::new();
     let sup = Supervisor::new(cam, client, tx, None, Metrics::default(), token.clone());
+    let logs = Capture::default();
+    let run = sup
+        .run()
+        .with_subscriber(logs.dispatch(tracing::Level::INFO));
     Rig {
         sim,
         updates,
         seen: Vec::new(),
         token,
-        task: tokio::spawn(sup.run()),
+        task: tokio::spawn(run),
+        logs,
     }
 }
 
@@ -351,6 +362,34 @@ async fn a_camera_a_day_ahead_works_and_its_clock_is_left_alone() {
     rig.press_and_ring().await;
     let (sim, _) = rig.stop().await;
     assert_eq!(sim.stats().action("SetSystemDateAndTime"), 0);
+}
+
+/// A drifting camera is warned about once, not at every reconnect; again once it drifts after
+/// having been right.
+#[tokio::test]
+async fn clock_drift_is_warned_about_once_per_episode() {
+    const WARNING: &str = "camera clock is";
+    let options = SimOptions {
+        clock_offset: jiff::SignedDuration::from_hours(24),
+        ..SimOptions::default()
+    };
+    let mut rig = rig(options, "password").await;
+    let sessions = [true, true, false, true];
+    for (i, drifting) in sessions.into_iter().enumerate() {
+        let offset = if drifting { 24 } else { 0 };
+        rig.sim
+            .set_clock_offset(jiff::SignedDuration::from_hours(offset));
+        if i > 0 {
+            rig.sim.drop_subscriptions();
+        }
+        let drift = rig.expect("clock drift", |u| drift_ms(u).is_some()).await;
+        let ms = drift_ms(&drift).unwrap();
+        assert_eq!(ms.abs() > 60_000, drifting, "session {i}: {ms} ms");
+        rig.online().await;
+    }
+    let logs = rig.logs.clone();
+    rig.stop().await;
+    assert_eq!(logs.count(WARNING), 2, "{}", logs.text());
 }
 
 #[tokio::test]

@@ -10,10 +10,8 @@
 
 mod support;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
@@ -23,7 +21,7 @@ use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{SimDoorbell, SimOptions};
 use support::bridge::{WAIT, tuning};
 use support::broker::{Broker, Options as BrokerOptions, Received, Subscriber};
-use tokio::sync::Notify;
+use support::logs::Capture;
 use tokio_util::sync::CancellationToken;
 
 const PLANTED: &str = "Pl4nted-pw-7d1e";
@@ -47,53 +45,6 @@ fn assert_clean(what: &str, text: &str) {
             let to = text[at..].find('\n').map_or(text.len(), |i| at + i);
             panic!("{what} holds the password ({needle}): {}", &text[from..to]);
         }
-    }
-}
-
-/// Log output (and panic messages) collected in memory.
-#[derive(Clone, Default)]
-struct Capture {
-    text: Arc<Mutex<String>>,
-    changed: Arc<Notify>,
-}
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.push(&String::from_utf8_lossy(buf));
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn push(&self, text: &str) {
-        self.text.lock().unwrap().push_str(text);
-        self.changed.notify_waiters();
-    }
-
-    fn text(&self) -> String {
-        self.text.lock().unwrap().clone()
-    }
-
-    /// Waits until the log holds `needle` (a real signal: each write wakes us).
-    async fn wait_for(&self, needle: &str) {
-        let waiting = async {
-            loop {
-                let changed = self.changed.notified();
-                tokio::pin!(changed);
-                changed.as_mut().enable();
-                if self.text.lock().unwrap().contains(needle) {
-                    return;
-                }
-                changed.await;
-            }
-        };
-        tokio::time::timeout(WAIT, waiting)
-            .await
-            .unwrap_or_else(|_| panic!("no log line with {needle:?} within {WAIT:?}"));
     }
 }
 

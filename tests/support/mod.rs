@@ -2,4 +2,5 @@
 
 pub mod bridge;
 pub mod broker;
+pub mod logs;
 pub mod proxy;
