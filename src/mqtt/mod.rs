@@ -205,6 +205,12 @@ impl Bridge {
         let queue_size = config
             .queue_size
             .max(cameras.len().saturating_mul(MIN_QUEUE_PER_CAMERA));
+        if queue_size > config.queue_size {
+            tracing::info!(
+                "mqtt.queue_size {} is below {MIN_QUEUE_PER_CAMERA} per camera; using {queue_size} so that every door can ring at once",
+                config.queue_size
+            );
+        }
         let (update_tx, update_rx) = mpsc::channel(UPDATE_CAPACITY);
         let (command_tx, command_rx) = mpsc::channel(COMMAND_CAPACITY);
         let (link_tx, link_rx) = mpsc::channel(LINK_CAPACITY);
