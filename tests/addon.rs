@@ -299,6 +299,25 @@ fn scripts_are_executable_bashio_scripts() {
     }
 }
 
+/// Width and height of a PNG, from its IHDR chunk.
+fn png_size(rel: &str) -> (u32, u32) {
+    let bytes = std::fs::read(root().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    assert!(
+        bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "{rel} is not a PNG"
+    );
+    assert_eq!(&bytes[12..16], b"IHDR", "{rel}: IHDR first");
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// The store shows `icon.png` (square, about 128 px) and `logo.png` (about 250 x 100).
+#[test]
+fn icon_and_logo_have_the_store_sizes() {
+    assert_eq!(png_size("ha-addon/icon.png"), (128, 128));
+    assert_eq!(png_size("ha-addon/logo.png"), (250, 100));
+}
+
 #[test]
 fn repository_yaml_makes_the_repository_an_app_repository() {
     let r = load_yaml("repository.yaml");
