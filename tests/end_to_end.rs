@@ -90,6 +90,19 @@ impl Collector {
         }
     }
 
+    /// Presses the Home Assistant "Take snapshot" button.
+    async fn take_snapshot(&self) {
+        self.client
+            .publish(
+                format!("{CAM}/snapshot/set"),
+                QoS::AtLeastOnce,
+                false,
+                "PRESS",
+            )
+            .await
+            .unwrap();
+    }
+
     fn json(&self, i: usize) -> Value {
         serde_json::from_slice(&self.seen[i].1).expect("JSON payload")
     }
@@ -240,15 +253,7 @@ async fn press_gives_event_then_jpeg_on_mqtt_and_in_the_archive() {
 
     // The Home Assistant button takes a picture on demand.
     let before = mqtt.seen.len();
-    mqtt.client
-        .publish(
-            format!("{CAM}/snapshot/set"),
-            QoS::AtLeastOnce,
-            false,
-            "PRESS",
-        )
-        .await
-        .unwrap();
+    mqtt.take_snapshot().await;
     let info = mqtt
         .wait(before, &format!("{CAM}/snapshot/info"), |p| {
             serde_json::from_slice::<Value>(p).is_ok_and(|v| v["reason"] == "demand")
@@ -390,15 +395,7 @@ async fn a_ring_takes_a_burst_of_extra_frames() {
     }
     // The burst is over: the next picture is the one the button asks for. (Burst frames once
     // asked for bursts of their own, and one ring never stopped taking pictures.)
-    mqtt.client
-        .publish(
-            format!("{CAM}/snapshot/set"),
-            QoS::AtLeastOnce,
-            false,
-            "PRESS",
-        )
-        .await
-        .unwrap();
+    mqtt.take_snapshot().await;
     let next = mqtt
         .wait(from, &format!("{CAM}/snapshot/info"), |_| true)
         .await;
