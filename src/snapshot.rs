@@ -388,6 +388,12 @@ mod tests {
     }
 
     #[test]
+    fn a_trigger_is_two_words() {
+        // Every camera's trigger channel allocates 32 slots up front (docs/performance.md).
+        assert!(std::mem::size_of::<Trigger>() <= 2 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
     fn a_ring_asks_for_burst_frames_at_even_steps() {
         let now = Instant::now();
         let Trigger::Event(ring) = event(Kind::Ring) else {
