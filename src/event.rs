@@ -343,6 +343,14 @@ pub enum SnapshotReason {
         /// The event's `time`, which identifies it.
         time: jiff::Timestamp,
     },
+    /// One of the extra frames a ring asked for (`snapshot.burst`); kind and time are the
+    /// ring's.
+    Burst {
+        /// The event's kind.
+        kind: Kind,
+        /// The event's `time`, which identifies it.
+        time: jiff::Timestamp,
+    },
     /// A user asked (MQTT command or HA button).
     Demand,
     /// The periodic timer.

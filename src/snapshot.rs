@@ -270,7 +270,11 @@ impl SnapshotTask {
         let taken = jiff::Timestamp::now();
         let archived = self.store(&jpeg, &trigger, taken).await;
         let reason = match trigger {
-            Trigger::Event(e) | Trigger::Burst(e) => SnapshotReason::Event {
+            Trigger::Event(e) => SnapshotReason::Event {
+                kind: e.kind,
+                time: e.time,
+            },
+            Trigger::Burst(e) => SnapshotReason::Burst {
                 kind: e.kind,
                 time: e.time,
             },

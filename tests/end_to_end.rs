@@ -387,11 +387,16 @@ async fn a_ring_takes_a_burst_of_extra_frames() {
         .await;
     sim.press();
     let mut from = mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
-    for _ in 0..3 {
-        from = mqtt
+    let ring_time = mqtt.json(from)["time"].clone();
+    for reason in ["event", "burst", "burst"] {
+        let info = mqtt
             .wait(from, &format!("{CAM}/snapshot/info"), |_| true)
-            .await
-            + 1;
+            .await;
+        let info_json = mqtt.json(info);
+        assert_eq!(info_json["reason"], reason, "{info_json}");
+        assert_eq!(info_json["kind"], "ring");
+        assert_eq!(info_json["event_time"], ring_time);
+        from = info + 1;
     }
     // The burst is over: the next picture is the one the button asks for. (Burst frames once
     // asked for bursts of their own, and one ring never stopped taking pictures.)

@@ -216,6 +216,9 @@ impl Cameras {
             SnapshotReason::Event { kind, time } => {
                 ("event", Some(*kind), Some(format_time(*time)))
             }
+            SnapshotReason::Burst { kind, time } => {
+                ("burst", Some(*kind), Some(format_time(*time)))
+            }
             SnapshotReason::Demand => ("demand", None, None),
             SnapshotReason::Interval => ("interval", None, None),
         };
