@@ -355,13 +355,11 @@ fn burst_frames(
     now: Instant,
 ) -> impl Iterator<Item = (Instant, Trigger)> {
     let ring = match t {
-        Trigger::Event(e) if e.kind == Kind::Ring => Some(e),
+        Trigger::Event(e) if e.kind == Kind::Ring => Some(e.clone()),
         _ => None,
     };
-    let count = if ring.is_some() { cfg.burst } else { 0 };
-    (1..=count).map(move |n| {
-        let frame = Trigger::Burst(ring.expect("count is 0 without a ring").clone());
-        (now + cfg.burst_interval * n, frame)
+    ring.into_iter().flat_map(move |e| {
+        (1..=cfg.burst).map(move |n| (now + cfg.burst_interval * n, Trigger::Burst(e.clone())))
     })
 }
 

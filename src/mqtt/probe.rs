@@ -124,6 +124,19 @@ pub struct Diagnosis {
 
 /// Classifies a rumqttc connection error (pure).
 pub fn diagnose(e: &ConnectionError, broker: &str) -> Diagnosis {
+    // TLS 1.3 finishes the client's side of the handshake before the broker checks the client
+    // certificate, so its refusal arrives later, as an alert on the first read: whatever
+    // rumqttc wrapped it in, it is about the certificate.
+    if let Some(alert) = client_cert_alert(e) {
+        return Diagnosis {
+            kind: "client certificate",
+            problem: format!(
+                "MQTT broker {broker} refused our TLS client certificate (alert {alert:?})"
+            ),
+            hint: HINT_CLIENT_CERT,
+            fatal: true,
+        };
+    }
     let (kind, problem, hint, fatal) = match e {
         ConnectionError::ConnectionRefused(
             code @ (ConnectReturnCode::BadUserNamePassword | ConnectReturnCode::NotAuthorized),
@@ -131,17 +144,6 @@ pub fn diagnose(e: &ConnectionError, broker: &str) -> Diagnosis {
             "credentials",
             format!("MQTT broker {broker} rejected the credentials ({code:?})"),
             HINT_CREDENTIALS,
-            true,
-        ),
-        // TLS 1.3 finishes the client's side of the handshake before the broker checks the
-        // client certificate, so its refusal arrives later, as an alert on the first read.
-        e if tls_alert(e).is_some_and(is_client_cert_alert) => (
-            "client certificate",
-            format!(
-                "MQTT broker {broker} refused our TLS client certificate (alert {:?})",
-                tls_alert(e).expect("guarded")
-            ),
-            HINT_CLIENT_CERT,
             true,
         ),
         ConnectionError::ConnectionRefused(code) => (
@@ -179,8 +181,9 @@ pub fn diagnose(e: &ConnectionError, broker: &str) -> Diagnosis {
     }
 }
 
-/// The TLS alert the broker sent, wherever rumqttc wrapped the IO error that carries it.
-fn tls_alert(e: &ConnectionError) -> Option<AlertDescription> {
+/// The TLS alert with which the broker said no to our client certificate (or to its
+/// absence), wherever rumqttc wrapped the IO error that carries it.
+fn client_cert_alert(e: &ConnectionError) -> Option<AlertDescription> {
     use rumqttc::StateError;
     let io = match e {
         ConnectionError::Io(io)
@@ -191,14 +194,9 @@ fn tls_alert(e: &ConnectionError) -> Option<AlertDescription> {
         ))) => io,
         _ => return None,
     };
-    match io.get_ref()?.downcast_ref::<rustls::Error>()? {
-        rustls::Error::AlertReceived(alert) => Some(*alert),
-        _ => None,
-    }
-}
-
-/// Alerts with which a broker says no to the client certificate (or its absence).
-fn is_client_cert_alert(alert: AlertDescription) -> bool {
+    let rustls::Error::AlertReceived(alert) = io.get_ref()?.downcast_ref::<rustls::Error>()? else {
+        return None;
+    };
     matches!(
         alert,
         AlertDescription::CertificateRequired
@@ -209,6 +207,7 @@ fn is_client_cert_alert(alert: AlertDescription) -> bool {
             | AlertDescription::CertificateUnknown
             | AlertDescription::UnsupportedCertificate
     )
+    .then_some(*alert)
 }
 
 #[cfg(test)]
