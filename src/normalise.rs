@@ -15,16 +15,21 @@
 //! - **Initialized** messages set the state but never trigger: a ring never fires from one,
 //!   even with State=true (Reolink Package and Tapo LineCross are sent Initialized true).
 //!   **Deleted** clears the key without a trigger.
-//! - **A repeated `true` while already active is not a second press**: no event, no trigger;
-//!   it only pushes a pending hold or auto-clear deadline further out.
+//!   **Deleted** (the rule or property instance is gone, usually with no Data) is matched to
+//!   the rules of its topic and clears that source's state: OFF, never a trigger.
+//! - **A repeated `true` of a state while already active is not a second press**: no event,
+//!   no trigger; it only pushes a pending auto-clear deadline further out.
+//! - **Pulses** (values that mean "it happened" and are never cleared: line crossing
+//!   `ObjectId`, the Mobotix bell, Tapo line crossing) are different: **every** Changed
+//!   message is a new occurrence and triggers, active or not. Only a duplicate of the last
+//!   occurrence (same topic, source, key and `UtcTime`, as redelivered after a resubscribe) is
+//!   dropped. A pulse resets after its hold: camera `hold.<kind>`, else the rule's hold
+//!   ([`crate::rules::HOLD_RING`] and friends). A `false` ends a pulse early.
 //! - An event is returned when the state was unknown, changed, or triggered; repeats of a known
 //!   state return nothing.
-//! - **Pulses** (kinds the device never clears: line crossing `ObjectId`, the Mobotix bell)
-//!   reset after the kind's hold: camera `hold.<kind>`, else [`HOLD_RING`],
-//!   [`HOLD_LINE_CROSSING`] or [`HOLD_DEFAULT`]. A `false` ends a pulse early.
 //! - **Auto-clear**: a state stays on at most camera `auto_clear.<kind>`, else the rule's
-//!   built-in default (Uniview person), else for rings [`RING_AUTO_CLEAR`] (a lost falling
-//!   edge must not swallow the next press), else forever.
+//!   built-in default (Uniview person), else for rings [`crate::rules::RING_AUTO_CLEAR`] (a
+//!   lost falling edge must not swallow the next press), else forever.
 //! - Expiry returns a falling edge (`active` false, `trigger` false, no camera time, no data).
 //! - Values with no state (counters, timestamps on `other` topics) are passed on every time,
 //!   with `active` = `trigger`: true for a Changed message on an unknown topic (something
@@ -47,17 +52,8 @@ pub use classify::{Classified, Origin, classify, glob, kinds_for_topic, parse_bo
 use crate::config::{CameraConfig, UserRule};
 use crate::event::{CameraId, Event, Items, Kind, Operation};
 use crate::onvif::Notification;
-use crate::rules::Timing;
+use crate::rules::{Timing, default_auto_clear};
 
-/// How long a ring pulse (Mobotix bell) stays active; also debounces a bell that repeats
-/// while held. Reolink's battery doorbell pulse is 4-5 s (QuantumEntangledAndy/neolink#418).
-pub const HOLD_RING: Duration = Duration::from_secs(5);
-/// How long a line crossing stays active.
-pub const HOLD_LINE_CROSSING: Duration = Duration::from_secs(5);
-/// How long other pulses stay active.
-pub const HOLD_DEFAULT: Duration = Duration::from_secs(10);
-/// Longest a ring state stays active without a falling edge.
-pub const RING_AUTO_CLEAR: Duration = Duration::from_secs(30);
 /// Most states tracked per camera; beyond it inactive states are forgotten first.
 pub const MAX_STATES: usize = 1024;
 /// Most active keys per state (objects inside a field).
@@ -88,6 +84,10 @@ pub struct Normaliser {
     hold: BTreeMap<Kind, Duration>,
     auto_clear: BTreeMap<Kind, Duration>,
     slots: HashMap<SlotId, Slot>,
+    /// Per pulse slot, the key and `UtcTime` of its last occurrence: a message equal to it is
+    /// a redelivered duplicate, not a new press. Kept across [`Normaliser::reset`], since
+    /// redelivery happens after a resubscribe.
+    last_pulses: HashMap<SlotId, (String, String)>,
     logged: HashSet<String>,
     unknown: u64,
 }
@@ -103,6 +103,7 @@ impl Normaliser {
             hold: camera.hold.clone(),
             auto_clear: camera.auto_clear.clone(),
             slots: HashMap::new(),
+            last_pulses: HashMap::new(),
             logged: HashSet::new(),
             unknown: 0,
         }
@@ -194,6 +195,10 @@ impl Normaliser {
         let value = value && n.operation != Some(Operation::Deleted);
         let clear_after = self.clear_after(c.kind, c.timing);
         let id: SlotId = (c.kind, n.topic.clone(), join(&n.source));
+        let pulse = matches!(c.timing, Timing::Pulse(_));
+        if value && news && pulse && self.duplicate_pulse(&id, n) {
+            return None;
+        }
         let known = self.slots.contains_key(&id);
         if !known {
             self.make_room();
@@ -212,13 +217,18 @@ impl Normaliser {
             slot.active.insert(key);
             slot.deadline = clear_after.map(|d| at + d);
         } else {
-            slot.active.remove(&key);
+            if n.operation == Some(Operation::Deleted) && key.is_empty() {
+                // The whole rule instance is gone: every key of it.
+                slot.active.clear();
+            } else {
+                slot.active.remove(&key);
+            }
             if slot.active.is_empty() {
                 slot.deadline = None;
             }
         }
         let is_active = !slot.active.is_empty();
-        let trigger = news && is_active && !was_active;
+        let trigger = news && is_active && (!was_active || pulse);
         (!known || trigger || was_active != is_active)
             .then(|| self.event(n, c.kind, is_active, trigger, now))
     }
@@ -251,20 +261,31 @@ impl Normaliser {
 
     /// How long a state of `kind` with `timing` may stay active without a falling edge.
     fn clear_after(&self, kind: Kind, timing: Timing) -> Option<Duration> {
-        match timing {
-            Timing::Pulse => Some(self.hold.get(&kind).copied().unwrap_or(match kind {
-                Kind::Ring => HOLD_RING,
-                Kind::LineCrossing => HOLD_LINE_CROSSING,
-                _ => HOLD_DEFAULT,
-            })),
-            Timing::State | Timing::AutoClear(_) => {
-                let built_in = match timing {
-                    Timing::AutoClear(d) => Some(d),
-                    _ => (kind == Kind::Ring).then_some(RING_AUTO_CLEAR),
-                };
-                self.auto_clear.get(&kind).copied().or(built_in)
-            }
+        let configured = match timing {
+            Timing::Pulse(_) => self.hold.get(&kind),
+            Timing::State | Timing::AutoClear(_) => self.auto_clear.get(&kind),
+        };
+        configured.copied().or(match timing {
+            Timing::Pulse(hold) | Timing::AutoClear(hold) => Some(hold),
+            Timing::State => default_auto_clear(kind),
+        })
+    }
+
+    /// Whether `n` repeats the last occurrence of pulse slot `id` (same key and `UtcTime`);
+    /// remembers it as the last one otherwise. A message without `UtcTime` is always new.
+    fn duplicate_pulse(&mut self, id: &SlotId, n: &Notification) -> bool {
+        let Some(time) = &n.utc_time else {
+            return false;
+        };
+        let this = (join(&n.key), time.clone());
+        if self.last_pulses.get(id) == Some(&this) {
+            return true;
         }
+        if self.last_pulses.len() >= MAX_STATES && !self.last_pulses.contains_key(id) {
+            self.last_pulses.clear();
+        }
+        self.last_pulses.insert(id.clone(), this);
+        false
     }
 
     /// Keeps the number of slots bounded: forgets inactive ones, then (a camera inventing

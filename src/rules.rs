@@ -74,8 +74,39 @@ pub enum Timing {
     /// Some firmware never clears it: clear after this long unless the camera's `auto_clear`
     /// for the kind says otherwise.
     AutoClear(Duration),
-    /// An occurrence with no falling edge: reset after the kind's hold (camera `hold`).
-    Pulse,
+    /// An occurrence with no falling edge: every Changed message is a new one (only a
+    /// redelivered duplicate is not); the state resets after this hold unless the camera's
+    /// `hold` for the kind says otherwise.
+    Pulse(Duration),
+}
+
+/// How long a ring pulse (Mobotix bell) stays active. Reolink's battery doorbell pulse is
+/// 4-5 s (QuantumEntangledAndy/neolink#418).
+pub const HOLD_RING: Duration = Duration::from_secs(5);
+/// How long a line crossing stays active.
+pub const HOLD_LINE_CROSSING: Duration = Duration::from_secs(5);
+/// How long other pulses stay active.
+pub const HOLD_DEFAULT: Duration = Duration::from_secs(10);
+/// Longest a ring state stays active without a falling edge (a lost falling edge must not
+/// swallow the next press).
+pub const RING_AUTO_CLEAR: Duration = Duration::from_secs(30);
+
+/// The hold of a pulse of `kind` when its rule names none (user rules, unknown topics, rules
+/// read with [`Read::Generic`]).
+pub const fn default_hold(kind: Kind) -> Duration {
+    match kind {
+        Kind::Ring => HOLD_RING,
+        Kind::LineCrossing => HOLD_LINE_CROSSING,
+        _ => HOLD_DEFAULT,
+    }
+}
+
+/// The built-in auto-clear of a [`Timing::State`] of `kind`: only rings have one.
+pub const fn default_auto_clear(kind: Kind) -> Option<Duration> {
+    match kind {
+        Kind::Ring => Some(RING_AUTO_CLEAR),
+        _ => None,
+    }
 }
 
 /// Built-in auto-clear for states that some firmware never clears (Uniview person and field
@@ -104,13 +135,13 @@ const fn any(topic: &'static str, read: Read) -> Rule {
     }
 }
 
-const fn pulse(r: Rule) -> Rule {
+/// A pulse: no falling edge, reset after `hold`.
+const fn pulse(r: Rule, hold: Duration) -> Rule {
     Rule {
-        timing: Timing::Pulse,
+        timing: Timing::Pulse(hold),
         ..r
     }
 }
-
 const fn auto_clear(r: Rule, after: Duration) -> Rule {
     Rule {
         timing: Timing::AutoClear(after),
@@ -175,11 +206,14 @@ pub const RULES: &[Rule] = &[
     ),
     // Mobotix T26: the bell is a State value and never clears (medium:
     // koush/scrypted plugins/onvif/src/onvif-api.ts). Other Alarm values fall through.
-    pulse(rule(
-        "tns1:VideoSource/Alarm",
-        "State",
-        OneOf(Ring, &["Ring", "CameraBellButton"]),
-    )),
+    pulse(
+        rule(
+            "tns1:VideoSource/Alarm",
+            "State",
+            OneOf(Ring, &["Ring", "CameraBellButton"]),
+        ),
+        HOLD_RING,
+    ),
     // Axis I8116-E intercom: I/O port 0 is the call button (medium: HA axis event.py
     // DOORBELL_CONFIG = ("I8116-E", "0")). Other ports and models are inputs (below).
     on_model(
@@ -325,24 +359,33 @@ pub const RULES: &[Rule] = &[
     // Line crossing is an event: ObjectId only, no falling edge (strong:
     // home-assistant/core#36111 DS-HD1, #35916 Uniview sends ObjectId=0 as Initialized).
     // Ajax sends ClassTypes, non-empty = crossed (medium).
-    pulse(rule(
-        "tns1:RuleEngine/LineDetector/Crossed",
-        "ClassTypes",
-        NonEmpty(LineCrossing),
-    )),
-    pulse(any(
-        "tns1:RuleEngine/LineDetector/Crossed",
-        Any(LineCrossing),
-    )),
-    pulse(rule(
-        "tns1:RuleEngine/tnsajax:LineDetector/Crossing",
-        "ClassTypes",
-        NonEmpty(LineCrossing),
-    )),
-    pulse(any(
-        "tns1:RuleEngine/tnsajax:LineDetector/Crossing",
-        Any(LineCrossing),
-    )),
+    pulse(
+        rule(
+            "tns1:RuleEngine/LineDetector/Crossed",
+            "ClassTypes",
+            NonEmpty(LineCrossing),
+        ),
+        HOLD_LINE_CROSSING,
+    ),
+    pulse(
+        any("tns1:RuleEngine/LineDetector/Crossed", Any(LineCrossing)),
+        HOLD_LINE_CROSSING,
+    ),
+    pulse(
+        rule(
+            "tns1:RuleEngine/tnsajax:LineDetector/Crossing",
+            "ClassTypes",
+            NonEmpty(LineCrossing),
+        ),
+        HOLD_LINE_CROSSING,
+    ),
+    pulse(
+        any(
+            "tns1:RuleEngine/tnsajax:LineDetector/Crossing",
+            Any(LineCrossing),
+        ),
+        HOLD_LINE_CROSSING,
+    ),
     // Uniview field detection also never clears on IPC2124LR3 (home-assistant/core#175055).
     auto_clear(
         on_model(
@@ -421,7 +464,10 @@ pub const RULES: &[Rule] = &[
     rule("tns1:RuleEngine/*", "IsVehicle", Bool(Vehicle)),
     rule("tns1:RuleEngine/*", "IsPet", Bool(Animal)),
     // Seen Initialized true on a C250: reset like a pulse so it cannot stay on.
-    pulse(rule("tns1:RuleEngine/*", "IsLineCross", Bool(LineCrossing))),
+    pulse(
+        rule("tns1:RuleEngine/*", "IsLineCross", Bool(LineCrossing)),
+        HOLD_LINE_CROSSING,
+    ),
     rule("tns1:RuleEngine/*", "IsTamper", Bool(Tamper)),
     rule("tns1:RuleEngine/*", "IsIntrusion", Bool(Intrusion)),
     rule("tns1:RuleEngine/*", "IsMotion", Bool(Motion)),

@@ -6,11 +6,9 @@ use std::time::Duration;
 
 use doorbell_bridge::config::{self, UserRule};
 use doorbell_bridge::event::{Event, Items, Kind, Operation};
-use doorbell_bridge::normalise::{
-    HOLD_RING, Normaliser, Origin, RING_AUTO_CLEAR, classify, kinds_for_topic,
-};
+use doorbell_bridge::normalise::{Normaliser, Origin, classify, kinds_for_topic};
 use doorbell_bridge::onvif::Notification;
-use doorbell_bridge::rules::NEVER_CLEARED;
+use doorbell_bridge::rules::{HOLD_RING, NEVER_CLEARED, RING_AUTO_CLEAR};
 use tokio::time::Instant;
 
 fn items(pairs: &[(&str, &str)]) -> Items {
@@ -128,6 +126,11 @@ fn bell() -> Notification {
     note("tns1:VideoSource/Alarm", &[], &[("State", "Ring")])
 }
 
+fn at_time(mut n: Notification, utc: &str) -> Notification {
+    n.utc_time = Some(utc.into());
+    n
+}
+
 #[test]
 fn pulses_hold_then_fall() {
     let mut n = normaliser("");
@@ -137,17 +140,220 @@ fn pulses_hold_then_fall() {
         [(Kind::Ring, true, true)]
     );
     assert_eq!(n.next_deadline(), Some(t0 + HOLD_RING));
-    // A repeat inside the hold is the same press and extends it.
-    let t1 = t0 + Duration::from_secs(2);
-    assert!(n.handle(&bell(), now(), t1).is_empty());
-    assert_eq!(n.next_deadline(), Some(t1 + HOLD_RING));
-    assert!(n.expire(now(), t0 + HOLD_RING).is_empty());
-    let fell = n.expire(now(), t1 + HOLD_RING);
+    let fell = n.expire(now(), t0 + HOLD_RING);
     assert_eq!(summary(&fell), [(Kind::Ring, false, false)]);
     assert_eq!(n.next_deadline(), None);
+}
+
+/// A Mobotix T26 sends the bell as a value and never a false: every press is a ring, inside
+/// the hold or long after it.
+#[test]
+fn a_ring_without_a_falling_edge_rings_every_time() {
+    let mut n = normaliser("");
+    let t0 = Instant::now();
+    let press = |utc| {
+        at_time(
+            note(
+                "tns1:VideoSource/Alarm",
+                &[("VideoSourceToken", "VideoSource_0")],
+                &[("State", "CameraBellButton")],
+            ),
+            utc,
+        )
+    };
     assert_eq!(
-        summary(&n.handle(&bell(), now(), t1 + HOLD_RING)),
+        summary(&n.handle(&press("2025-05-02T10:00:00Z"), now(), t0)),
         [(Kind::Ring, true, true)]
+    );
+    // A second press 2 s later, while the first one's hold still runs.
+    let t1 = t0 + Duration::from_secs(2);
+    assert_eq!(
+        summary(&n.handle(&press("2025-05-02T10:00:02Z"), now(), t1)),
+        [(Kind::Ring, true, true)]
+    );
+    assert_eq!(n.next_deadline(), Some(t1 + HOLD_RING));
+    // And one 36 s later, after the hold fell.
+    assert_eq!(
+        summary(&n.expire(now(), t1 + HOLD_RING)),
+        [(Kind::Ring, false, false)]
+    );
+    let t2 = t0 + Duration::from_secs(36);
+    assert_eq!(
+        summary(&n.handle(&press("2025-05-02T10:00:36Z"), now(), t2)),
+        [(Kind::Ring, true, true)]
+    );
+    // Without UtcTime every message is new too.
+    assert_eq!(
+        summary(&n.handle(&bell(), now(), t2)),
+        [(Kind::Ring, true, true)]
+    );
+}
+
+/// The same message delivered again (same topic, source and UtcTime, as after a resubscribe)
+/// is not a second press, even after the normaliser forgot its state.
+#[test]
+fn a_redelivered_pulse_is_not_a_second_ring() {
+    let mut n = normaliser("");
+    let t0 = Instant::now();
+    let press = at_time(bell(), "2025-05-02T10:00:00Z");
+    assert_eq!(
+        summary(&n.handle(&press, now(), t0)),
+        [(Kind::Ring, true, true)]
+    );
+    assert!(
+        n.handle(&press, now(), t0 + Duration::from_secs(1))
+            .is_empty()
+    );
+    n.reset();
+    assert!(
+        n.handle(&press, now(), t0 + Duration::from_secs(2))
+            .is_empty()
+    );
+    // Initialized is never a press, whatever its time.
+    let init = op(
+        at_time(bell(), "2025-05-02T10:00:03Z"),
+        Some(Operation::Initialized),
+    );
+    assert_eq!(
+        summary(&n.handle(&init, now(), t0 + Duration::from_secs(3))),
+        [(Kind::Ring, false, false)]
+    );
+}
+
+/// Line crossing carries only an `ObjectId`: each Changed message is one crossing, whether the
+/// object is new or the same one crossing again.
+#[test]
+fn every_line_crossing_is_an_occurrence() {
+    let mut n = normaliser("");
+    let t0 = Instant::now();
+    let crossed = |id: &str, utc| {
+        let mut m = at_time(
+            note(
+                "tns1:RuleEngine/LineDetector/Crossed",
+                &[("VideoSourceConfigurationToken", "1")],
+                &[("ObjectId", id)],
+            ),
+            utc,
+        );
+        m.key = items(&[]);
+        m
+    };
+    let mut triggers = 0;
+    for (i, (id, utc)) in [
+        ("1", "2025-05-02T10:00:00Z"),
+        ("2", "2025-05-02T10:00:01Z"),
+        ("1", "2025-05-02T10:00:02Z"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let events = n.handle(&crossed(id, utc), now(), t0 + Duration::from_secs(i as u64));
+        assert_eq!(
+            summary(&events),
+            [(Kind::LineCrossing, true, true)],
+            "{id} {utc}"
+        );
+        triggers += 1;
+    }
+    assert_eq!(triggers, 3);
+    // Ajax sends ClassTypes; a Tapo IsLineCross true repeats are crossings too.
+    let tapo = |utc| {
+        at_time(
+            note(
+                "tns1:RuleEngine/PeopleDetector/LineCross",
+                &[],
+                &[("IsLineCross", "true")],
+            ),
+            utc,
+        )
+    };
+    let t1 = t0 + Duration::from_secs(10);
+    assert_eq!(
+        summary(&n.handle(&tapo("2025-05-02T10:00:10Z"), now(), t1)),
+        [(Kind::LineCrossing, true, true)]
+    );
+    assert_eq!(
+        summary(&n.handle(&tapo("2025-05-02T10:00:11Z"), now(), t1)),
+        [(Kind::LineCrossing, true, true)]
+    );
+}
+
+/// `PropertyOperation="Deleted"` with no Data: the rule instance is gone, so its state
+/// clears (OFF, no trigger) under its own kind, not as `other`.
+#[test]
+fn a_deleted_property_clears_its_state() {
+    let mut n = normaliser("");
+    let t0 = Instant::now();
+    let field = |data: &[(&str, &str)], key: &[(&str, &str)]| {
+        let mut m = note(
+            "tns1:RuleEngine/FieldDetector/ObjectsInside",
+            &[("VideoSourceConfigurationToken", "VideoSourceToken")],
+            data,
+        );
+        m.key = items(key);
+        m
+    };
+    n.handle(
+        &field(&[("IsInside", "true")], &[("ObjectId", "7")]),
+        now(),
+        t0,
+    );
+    n.handle(
+        &field(&[("IsInside", "true")], &[("ObjectId", "8")]),
+        now(),
+        t0,
+    );
+    let deleted = op(field(&[], &[]), Some(Operation::Deleted));
+    assert_eq!(
+        summary(&n.handle(&deleted, now(), t0)),
+        [(Kind::Intrusion, false, false)]
+    );
+    assert_eq!(n.next_deadline(), None);
+    assert_eq!(
+        n.unknown_count(),
+        0,
+        "a Deleted message of a known rule is not unknown"
+    );
+}
+
+/// A Deleted message never rings, and never claims kinds of rules named by an item it lacks.
+#[test]
+fn a_deleted_message_never_rings() {
+    let mut n = normaliser("");
+    let t0 = Instant::now();
+    n.handle(&visitor("true"), now(), t0);
+    let gone = op(
+        note(
+            "tns1:RuleEngine/MyRuleDetector/Visitor",
+            &[("Source", "000")],
+            &[],
+        ),
+        Some(Operation::Deleted),
+    );
+    assert_eq!(
+        summary(&n.handle(&gone, now(), t0)),
+        [(Kind::Ring, false, false)]
+    );
+    // Deleted again, or for a bell pulse: nothing triggers.
+    let bell_gone = op(
+        note("tns1:VideoSource/Alarm", &[], &[]),
+        Some(Operation::Deleted),
+    );
+    let events = n.handle(&bell_gone, now(), t0);
+    assert!(events.iter().all(|e| !e.trigger && !e.active), "{events:?}");
+    // A Tapo-style RuleEngine topic without items is not every Tapo detector at once.
+    let tapo_gone = op(
+        note("tns1:RuleEngine/PeopleDetector/People", &[], &[]),
+        Some(Operation::Deleted),
+    );
+    let kinds: Vec<Kind> = n
+        .handle(&tapo_gone, now(), t0)
+        .iter()
+        .map(|e| e.kind)
+        .collect();
+    assert!(
+        !kinds.contains(&Kind::Vehicle) && !kinds.contains(&Kind::Animal),
+        "{kinds:?}"
     );
 }
 

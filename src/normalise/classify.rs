@@ -4,7 +4,7 @@
 use crate::config::{RuleAction, UserRule};
 use crate::event::{Items, Kind, Operation};
 use crate::onvif::Notification;
-use crate::rules::{RULES, Read, Rule, Timing};
+use crate::rules::{RULES, Read, Rule, Timing, default_hold};
 
 /// What one rule made of a message, for one kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,17 +42,22 @@ pub fn classify(
     user_rules: &[UserRule],
     ring_input: Option<&str>,
 ) -> Vec<Classified> {
+    let deleted = n.operation == Some(Operation::Deleted);
     if let Some((i, rule)) = user_rules
         .iter()
         .enumerate()
-        .find(|(_, r)| user_rule_matches(r, n))
+        .find(|(_, r)| user_rule_matches(r, n, deleted))
     {
         return match rule.action {
             RuleAction::Ignore => Vec::new(),
             RuleAction::Kind(kind) => vec![generic(n, kind, Origin::User(i))],
         };
     }
-    let mut out = builtin(n, model);
+    let mut out = if deleted {
+        builtin_deleted(n, model)
+    } else {
+        builtin(n, model)
+    };
     if let Some(token) = ring_input.map(str::trim).filter(|t| !t.is_empty()) {
         let matches = n
             .source
@@ -127,11 +132,13 @@ fn read_kinds(read: Read) -> Vec<Kind> {
     }
 }
 
-fn user_rule_matches(rule: &UserRule, n: &Notification) -> bool {
+/// Whether a user rule applies to `n`. A Deleted message carries no Data, so for it the topic
+/// alone decides.
+fn user_rule_matches(rule: &UserRule, n: &Notification, deleted: bool) -> bool {
     if !glob(&rule.topic, &n.topic) && !glob(&rule.topic, &n.raw_topic) {
         return false;
     }
-    let Some(item) = rule.item.as_deref() else {
+    let Some(item) = rule.item.as_deref().filter(|_| !deleted) else {
         return true;
     };
     let value = n
@@ -154,16 +161,51 @@ fn model_ok(rule: &Rule, model: Option<&str>) -> bool {
     }
 }
 
-fn builtin(n: &Notification, model: Option<&str>) -> Vec<Classified> {
+/// Whether `rule`'s topic, model and source conditions hold for `n` (its item aside).
+fn applies(rule: &Rule, n: &Notification, model: Option<&str>) -> bool {
+    if !glob(rule.topic, &n.topic) || !model_ok(rule, model) {
+        return false;
+    }
+    rule.source.is_none_or(|(name, value)| {
+        n.source
+            .get_ignore_case(name)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case(value))
+    })
+}
+
+/// A Deleted message (no Data: the rule or property instance is gone): every kind the rules of
+/// its topic can make, inactive. Rules with a `*` pattern that need an item (Tapo's detectors,
+/// named by item across all of `RuleEngine`) apply only when the item is present, as in
+/// [`kinds_for_topic`]; a diagnostic (`other`) stays a value with no state.
+fn builtin_deleted(n: &Notification, model: Option<&str>) -> Vec<Classified> {
+    let mut out: Vec<Classified> = Vec::new();
     for (i, rule) in RULES.iter().enumerate() {
-        if !glob(rule.topic, &n.topic) || !model_ok(rule, model) {
+        let item_ok = match rule.item {
+            Some(item) if rule.topic.contains('*') => n.data.get_ignore_case(item).is_some(),
+            _ => true,
+        };
+        if !item_ok || !applies(rule, n, model) {
             continue;
         }
-        if let Some((name, value)) = rule.source {
-            let found = n.source.get_ignore_case(name);
-            if !found.is_some_and(|v| v.trim().eq_ignore_ascii_case(value)) {
+        for kind in read_kinds(rule.read) {
+            if out.iter().any(|c| c.kind == kind) {
                 continue;
             }
+            out.push(Classified {
+                kind,
+                active: (kind != Kind::Other).then_some(false),
+                timing: rule.timing,
+                origin: Origin::Builtin(i),
+            });
+        }
+    }
+    out
+}
+
+fn builtin(n: &Notification, model: Option<&str>) -> Vec<Classified> {
+    for (i, rule) in RULES.iter().enumerate() {
+        if !applies(rule, n, model) {
+            continue;
         }
         let out = read(rule, n, Origin::Builtin(i));
         if !out.is_empty() {
@@ -254,7 +296,7 @@ fn generic(n: &Notification, kind: Kind, origin: Origin) -> Classified {
     let (active, timing) = match generic_bool(&n.data) {
         Some(b) => (Some(b), Timing::State),
         None if kind == Kind::Other => (None, Timing::State),
-        None => (Some(occurrence(n)), Timing::Pulse),
+        None => (Some(occurrence(n)), Timing::Pulse(default_hold(kind))),
     };
     Classified {
         kind,
