@@ -55,10 +55,9 @@ pub const DEFAULT_MAX_BACKOFF: &str = "60s";
 pub const DEFAULT_DRIFT_THRESHOLD: &str = "5s";
 /// Default largest snapshot.
 pub const DEFAULT_SNAPSHOT_MAX_SIZE: &str = "8MiB";
-/// Largest `snapshot.max_size` accepted: a snapshot must fit in one MQTT packet
-/// ([`crate::mqtt::MAX_PACKET_BYTES`]) with 64 KiB left for the topic and headers, the bound
-/// the publisher applies; a larger one would be downloaded and then never published.
-pub const MAX_SNAPSHOT_SIZE: u64 = (crate::mqtt::MAX_PACKET_BYTES - 64 * 1024) as u64;
+/// Largest `snapshot.max_size` accepted: [`crate::limits::MAX_SNAPSHOT_BYTES`], the bound the
+/// publisher applies.
+pub const MAX_SNAPSHOT_SIZE: u64 = crate::limits::MAX_SNAPSHOT_BYTES as u64;
 /// Largest `password_file` read: a password is short; a wrong path to a device or a huge file
 /// must not hang or exhaust the start.
 pub const MAX_SECRET_FILE_BYTES: u64 = 64 * 1024;
@@ -465,11 +464,7 @@ fn validate_mqtt(ctx: &Ctx<'_>, m: raw::RawMqtt) -> Result<MqttConfig, ConfigErr
 
 /// Topic prefixes we publish under may have levels but no wildcards or empty levels.
 fn check_topic_base(ctx: &Ctx<'_>, key: &str, topic: &str) -> Result<(), ConfigError> {
-    let bad = topic.is_empty()
-        || topic.contains(['+', '#', '\0'])
-        || topic.split('/').any(str::is_empty)
-        || topic.len() > 200;
-    if bad {
+    if crate::limits::topic_problem(topic, crate::limits::MAX_TOPIC_PREFIX_LEN).is_some() {
         return Err(ctx.err(
             key,
             format!(

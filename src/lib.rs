@@ -35,6 +35,7 @@ pub mod commands;
 pub mod config;
 pub mod event;
 pub mod http;
+pub mod limits;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;

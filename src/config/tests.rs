@@ -129,7 +129,7 @@ fn snapshot_max_size_must_fit_an_mqtt_packet() {
             "{MINIMAL}[cameras.snapshot]\nmax_size = \"{size}\"\n"
         ))
     };
-    let limit = crate::mqtt::MAX_PACKET_BYTES as u64 - 64 * 1024;
+    let limit = crate::limits::MAX_PACKET_BYTES as u64 - 64 * 1024;
     assert_eq!(MAX_SNAPSHOT_SIZE, limit);
     let ok = with(&format!("{limit}B")).unwrap();
     assert_eq!(ok.cameras[0].snapshot.max_size, limit);

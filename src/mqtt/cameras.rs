@@ -14,7 +14,7 @@ use crate::event::{
 };
 
 /// Largest JPEG we publish: below the packet limit, with room for the topic and header.
-pub const MAX_SNAPSHOT_PUBLISH: usize = super::MAX_PACKET_BYTES - 64 * 1024;
+pub const MAX_SNAPSHOT_PUBLISH: usize = crate::limits::MAX_SNAPSHOT_BYTES;
 
 #[derive(Debug)]
 struct Camera {

@@ -22,7 +22,7 @@ fn config(listen: SocketAddr) -> Config {
     let connections = ConnectionSettings {
         connection_timeout_ms: 60_000,
         // Above our packet limit, so the largest snapshot we publish fits.
-        max_payload_size: super::MAX_PACKET_BYTES + 64 * 1024,
+        max_payload_size: super::MAX_PACKET_BYTES + crate::limits::PACKET_HEADROOM,
         max_inflight_count: 100,
         auth: None,
         external_auth: None,

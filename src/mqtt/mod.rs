@@ -44,9 +44,7 @@ use crate::event::{CameraId, Command, Update};
 pub use status::BridgeStatus;
 pub use topics::{Topic, TopicError, Topics};
 
-/// Largest MQTT packet we send or accept (both ways; rumqttc's default is 10 KiB). Snapshots
-/// above this minus 64 KiB are not published.
-pub const MAX_PACKET_BYTES: usize = 16 * 1024 * 1024;
+pub use crate::limits::MAX_PACKET_BYTES;
 /// Capacity of the `Update` channel. The publisher drains it continuously into its outbox,
 /// so a camera only waits if the publisher itself is stuck.
 pub const UPDATE_CAPACITY: usize = 256;
@@ -112,14 +110,25 @@ pub struct Tuning {
     pub keep_alive: Duration,
 }
 
+/// First pause after a broker connection error.
+pub const INITIAL_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest pause between broker connection attempts.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// Longest random delay before answering Home Assistant's birth message.
+pub const BIRTH_DELAY_MAX: Duration = Duration::from_secs(3);
+/// How long the MQTT side may take to flush and disconnect at shutdown.
+pub const SHUTDOWN_DEADLINE: Duration = Duration::from_secs(3);
+/// MQTT keep-alive: a dead broker connection is noticed within 1.5 times this.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(30);
+
 impl Default for Tuning {
     fn default() -> Self {
         Tuning {
-            initial_backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(30),
-            birth_delay_max: Duration::from_secs(3),
-            shutdown_deadline: Duration::from_secs(3),
-            keep_alive: Duration::from_secs(30),
+            initial_backoff: INITIAL_BACKOFF,
+            max_backoff: MAX_BACKOFF,
+            birth_delay_max: BIRTH_DELAY_MAX,
+            shutdown_deadline: SHUTDOWN_DEADLINE,
+            keep_alive: KEEP_ALIVE,
         }
     }
 }

@@ -10,8 +10,7 @@ use std::fmt;
 use crate::config::MqttConfig;
 use crate::event::{CameraId, Kind};
 
-/// Longest topic we build (the MQTT limit is 65535 bytes; ours stay far below).
-pub const MAX_TOPIC_LEN: usize = 1024;
+pub use crate::limits::MAX_TOPIC_LEN;
 
 /// A topic we may publish to: no wildcards, no empty levels, no NUL.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,19 +35,7 @@ pub struct TopicError {
 impl Topic {
     /// Checks `text` as a publish topic.
     pub fn checked(text: &str) -> Result<Topic, TopicError> {
-        let why = if text.is_empty() {
-            Some("it is empty")
-        } else if text.len() > MAX_TOPIC_LEN {
-            Some("it is too long")
-        } else if text.contains(['+', '#']) {
-            Some("it contains a wildcard")
-        } else if text.contains('\0') {
-            Some("it contains a NUL character")
-        } else if text.split('/').any(str::is_empty) {
-            Some("it has an empty level")
-        } else {
-            None
-        };
+        let why = crate::limits::topic_problem(text, MAX_TOPIC_LEN);
         match why {
             None => Ok(Topic(text.to_owned())),
             Some(why) => Err(TopicError {
