@@ -22,7 +22,7 @@ use crate::archive::Archive;
 use crate::camera::{HttpClients, Supervisor};
 use crate::config::Config;
 use crate::event::{CameraId, Command};
-use crate::http;
+use crate::health;
 use crate::metrics::Metrics;
 use crate::mqtt::{Bridge, BridgeStatus, CameraMeta, Tuning};
 use crate::onvif::ClientOptions;
@@ -143,12 +143,12 @@ pub async fn start(
     let http = match &config.http {
         None => None,
         Some(h) => {
-            let sources = http::Sources {
+            let sources = health::Sources {
                 metrics: metrics.clone(),
                 mqtt: status.clone(),
                 cameras: Arc::new(config.cameras.iter().map(|c| c.id.clone()).collect()),
             };
-            let (addr, server) = http::serve(h.listen, sources, shutdown.clone()).await?;
+            let (addr, server) = health::serve(h.listen, sources, shutdown.clone()).await?;
             info!("health and metrics on http://{addr}/healthz and /metrics");
             tracker.spawn(server);
             Some(addr)

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use doorbell_bridge::config::{CameraConfig, from_toml};
 use doorbell_bridge::normalise::Normaliser;
+use doorbell_bridge::onvif::discovery::{parse_probe, parse_probe_matches};
 use doorbell_bridge::onvif::document::{
     self, MAX_ATTRIBUTES, MAX_DEPTH, MAX_NAMESPACE_DECLARATIONS, MAX_NODES,
 };
@@ -17,7 +18,6 @@ use doorbell_bridge::onvif::xml::{MAX_ELEMENT_BYTES, parse_messages};
 use doorbell_bridge::onvif::{Credentials, answer_challenge, soap};
 use doorbell_bridge::secret::Secret;
 use doorbell_bridge::sim::auth;
-use doorbell_bridge::wsdiscovery::{parse_probe, parse_probe_matches};
 use proptest::prelude::*;
 use proptest::sample::Index;
 

@@ -7,9 +7,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use doorbell_bridge::onvif::discovery as wsdiscovery;
 use doorbell_bridge::onvif::{self, Client, ClientOptions, Error};
 use doorbell_bridge::sim::{SimDoorbell, SimOptions};
-use doorbell_bridge::wsdiscovery;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;

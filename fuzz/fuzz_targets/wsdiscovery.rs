@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use doorbell_bridge::wsdiscovery::{parse_probe, parse_probe_matches};
+use doorbell_bridge::onvif::discovery::{parse_probe, parse_probe_matches};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::event::slugify;
-use crate::wsdiscovery::{self, Device};
+use crate::onvif::discovery::{self as wsdiscovery, Device};
 
 /// Probes `targets` (the multicast group when empty) and prints the answers.
 pub async fn run(targets: Vec<SocketAddr>, wait: Duration) -> anyhow::Result<ExitCode> {

@@ -16,6 +16,7 @@
 //! - [`pullpoint`]: CreatePullPointSubscription, PullMessages, Renew, Unsubscribe and the pure
 //!   [`Subscription`] (in [`subscription`]) that knows when renewal is due; [`properties`]:
 //!   GetEventProperties as topic strings.
+//! - [`discovery`]: WS-Discovery Probe / ProbeMatches (pure) and the probe over UDP.
 //! - [`address`]: service-address repair and NAT rewriting (pure).
 //! - [`time`]: `xsd:duration` and `xsd:dateTime` as cameras write them (pure).
 //! - [`error`]: [`Error`] and the [`Retry`] advice supervisors act on.
@@ -31,6 +32,7 @@ pub mod address;
 mod auth;
 pub mod client;
 pub mod device;
+pub mod discovery;
 pub mod document;
 mod dom;
 pub mod error;

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use tokio::net::UdpSocket;
 use tokio_util::sync::CancellationToken;
 
-use crate::wsdiscovery::{self, MAX_DATAGRAM};
+use crate::onvif::discovery::{self as wsdiscovery, MAX_DATAGRAM};
 
 /// The name the simulator announces (`onvif://www.onvif.org/name/...`).
 pub const NAME: &str = "Simulated Doorbell";

@@ -50,7 +50,7 @@ pub fn probe_message(message_id: &str) -> String {
 
 /// Whether `xml` is a Probe, and its MessageID (for the RelatesTo of an answer).
 pub fn parse_probe(xml: &str) -> Option<String> {
-    let doc = crate::onvif::document::parse(xml).ok()?;
+    let doc = super::document::parse(xml).ok()?;
     doc.descendants()
         .find(|n| n.has_tag_name((NS_WSD, "Probe")))?;
     let id = doc
@@ -86,7 +86,7 @@ pub fn probe_matches(relates_to: &str, endpoint: &str, xaddr: &str, scopes: &[&s
 
 /// Parses a ProbeMatches datagram; `None` for anything else (garbage is ignored, not an error).
 pub fn parse_probe_matches(xml: &str, from: SocketAddr) -> Vec<Device> {
-    let Ok(doc) = crate::onvif::document::parse(xml) else {
+    let Ok(doc) = super::document::parse(xml) else {
         return Vec::new();
     };
     let text = |m: roxmltree::Node<'_, '_>, ns: &str, name: &str| {
