@@ -1,5 +1,6 @@
-//! The local footage archive: `<root>/<camera>/<YYYY-MM-DD>/<HHMMSS.mmm>_<kind>.jpg` plus a JSON
+//! The local footage archive: `<root>/<camera>/<YYYY-MM-DD>/<HHMMSS.mmm>_<name>.jpg` plus a JSON
 //! sidecar, written atomically (temporary file, sync, rename), files 0640 and folders 0750.
+//! `<name>` is [`SnapshotReason::archive_name`]: the event's kind, or `demand` / `interval`.
 //! Dates and times are local time, so the folders read naturally in Home Assistant's media
 //! browser; the sidecar carries the exact UTC times. Retention lives in [`crate::retention`].
 
@@ -11,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::event::{CameraId, Kind, format_time};
+use crate::event::{CameraId, SnapshotReason, format_time};
 use crate::retention::{self, RetentionPolicy, SweepReport};
 
 /// Permissions of archived files.
@@ -58,31 +59,13 @@ impl Error {
     }
 }
 
-/// What to archive with a JPEG.
-#[derive(Debug, Clone)]
-pub struct Meta<'a> {
-    /// Camera.
-    pub camera: &'a CameraId,
-    /// Why it was taken (the event's kind, or `other` for demand/interval).
-    pub kind: Kind,
-    /// The event's receive time (or when the snapshot was taken).
-    pub event_time: jiff::Timestamp,
-    /// The camera's UtcTime as sent, if an event.
-    pub camera_time: Option<&'a str>,
-    /// The event's canonical topic, if an event.
-    pub topic: Option<&'a str>,
-    /// When the JPEG was fetched.
-    pub taken: jiff::Timestamp,
-}
-
+/// The JSON beside each JPEG: the reason's fields (as on `snapshot/info`), then the picture's.
 #[derive(Serialize)]
 struct Sidecar<'a> {
     camera: &'a str,
-    kind: &'a str,
-    event_time: String,
+    #[serde(flatten)]
+    reason: &'a SnapshotReason,
     taken: String,
-    camera_time: Option<&'a str>,
-    topic: Option<&'a str>,
     size: usize,
     sha256: String,
 }
@@ -106,26 +89,30 @@ impl Archive {
         }
     }
 
-    /// Stores a JPEG and its sidecar (blocking IO: call from `spawn_blocking`). Returns the path
-    /// and whether the archive is now over its size limit (time to sweep).
-    pub fn store(&self, jpeg: &[u8], meta: &Meta<'_>) -> Result<(PathBuf, bool), Error> {
-        let local = meta
-            .event_time
+    /// Stores a JPEG of `camera`, taken at `taken` for `reason`, and its sidecar (blocking IO:
+    /// call from `spawn_blocking`). Returns the path and whether the archive is now over its
+    /// size limit (time to sweep).
+    pub fn store(
+        &self,
+        jpeg: &[u8],
+        camera: &CameraId,
+        reason: &SnapshotReason,
+        taken: jiff::Timestamp,
+    ) -> Result<(PathBuf, bool), Error> {
+        let local = reason
+            .archive_time(taken)
             .to_zoned_datetime(jiff::tz::TimeZone::system());
         let dir = self
             .root
-            .join(meta.camera.as_str())
+            .join(camera.as_str())
             .join(local.strftime("%Y-%m-%d").to_string());
         create_dirs(&dir)?;
-        let stem = format!("{}_{}", local.strftime("%H%M%S.%3f"), meta.kind.as_str());
+        let stem = format!("{}_{}", local.strftime("%H%M%S.%3f"), reason.archive_name());
         let path = free_name(&dir, &stem);
         let side = Sidecar {
-            camera: meta.camera.as_str(),
-            kind: meta.kind.as_str(),
-            event_time: format_time(meta.event_time),
-            taken: format_time(meta.taken),
-            camera_time: meta.camera_time,
-            topic: meta.topic,
+            camera: camera.as_str(),
+            reason,
+            taken: format_time(taken),
             size: jpeg.len(),
             sha256: hex(&Sha256::digest(jpeg)),
         };
@@ -211,15 +198,17 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
     use std::time::Duration;
 
-    fn meta(camera: &CameraId) -> Meta<'_> {
-        Meta {
-            camera,
-            kind: Kind::Ring,
-            event_time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
-            camera_time: Some("2026-11-29T08:15:00Z"),
-            topic: Some("tns1:RuleEngine/MyRuleDetector/Visitor"),
-            taken: "2026-11-29T08:15:00.400Z".parse().unwrap(),
-        }
+    fn ring() -> SnapshotReason {
+        SnapshotReason::Event(Box::new(crate::event::SnapshotEvent {
+            kind: crate::event::Kind::Ring,
+            time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+            camera_time: Some("2026-11-29T08:15:00Z".into()),
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        }))
+    }
+
+    fn taken() -> jiff::Timestamp {
+        "2026-11-29T08:15:00.400Z".parse().unwrap()
     }
 
     fn policy() -> RetentionPolicy {
@@ -234,7 +223,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let archive = Archive::new(dir.path().to_owned(), policy());
         let cam = CameraId::new("front_door").unwrap();
-        let (path, over) = archive.store(b"\xff\xd8jpeg\xff\xd9", &meta(&cam)).unwrap();
+        let (path, over) = archive
+            .store(b"\xff\xd8jpeg\xff\xd9", &cam, &ring(), taken())
+            .unwrap();
         assert!(!over);
         let name = path.file_name().unwrap().to_str().unwrap();
         assert!(retention::is_our_jpeg(name), "{name}");
@@ -247,9 +238,13 @@ mod tests {
         assert_eq!(dmode, DIR_MODE);
         let side: serde_json::Value =
             serde_json::from_slice(&std::fs::read(retention::sidecar(&path)).unwrap()).unwrap();
+        assert_eq!(side["reason"], "event");
         assert_eq!(side["kind"], "ring");
         assert_eq!(side["size"], 8);
         assert_eq!(side["event_time"], "2026-11-29T08:15:00.123Z");
+        assert_eq!(side["camera_time"], "2026-11-29T08:15:00Z");
+        assert_eq!(side["topic"], "tns1:RuleEngine/MyRuleDetector/Visitor");
+        assert_eq!(side["taken"], "2026-11-29T08:15:00.400Z");
         assert_eq!(side["sha256"].as_str().unwrap().len(), 64);
         // No temporary file is left behind.
         let leftovers: Vec<_> = std::fs::read_dir(day)
@@ -259,9 +254,40 @@ mod tests {
             .collect();
         assert!(leftovers.is_empty());
         // Same millisecond again: a new name, nothing overwritten.
-        let (second, _) = archive.store(b"\xff\xd8two\xff\xd9", &meta(&cam)).unwrap();
+        let (second, _) = archive
+            .store(b"\xff\xd8two\xff\xd9", &cam, &ring(), taken())
+            .unwrap();
         assert_ne!(second, path);
         assert_eq!(std::fs::read(&path).unwrap(), b"\xff\xd8jpeg\xff\xd9");
+    }
+
+    #[test]
+    fn demand_and_interval_pictures_are_archived_as_such_at_the_time_taken() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::new(dir.path().to_owned(), policy());
+        let cam = CameraId::new("front_door").unwrap();
+        for (reason, name) in [
+            (SnapshotReason::Demand, "demand"),
+            (SnapshotReason::Interval, "interval"),
+        ] {
+            let (path, _) = archive
+                .store(b"\xff\xd8pic\xff\xd9", &cam, &reason, taken())
+                .unwrap();
+            let file = path.file_name().unwrap().to_str().unwrap();
+            let local = taken().to_zoned_datetime(jiff::tz::TimeZone::system());
+            assert_eq!(
+                file,
+                format!("{}_{name}.jpg", local.strftime("%H%M%S.%3f")),
+                "named after the reason, dated when taken"
+            );
+            assert!(retention::is_our_jpeg(file), "retention must see {file}");
+            let side: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(retention::sidecar(&path)).unwrap()).unwrap();
+            assert_eq!(side["reason"], name);
+            assert_eq!(side["kind"], serde_json::Value::Null, "not kind other");
+            assert_eq!(side["taken"], "2026-11-29T08:15:00.400Z");
+            assert!(side.get("event_time").is_none(), "{side}");
+        }
     }
 
     #[test]
@@ -278,7 +304,9 @@ mod tests {
         };
         let archive = Archive::new(root, policy());
         let cam = CameraId::new("front_door").unwrap();
-        let err = archive.store(b"\xff\xd8\xff\xd9", &meta(&cam)).unwrap_err();
+        let err = archive
+            .store(b"\xff\xd8\xff\xd9", &cam, &ring(), taken())
+            .unwrap_err();
         assert!(matches!(err, Error::PermissionDenied { .. }), "{err}");
         assert!(err.to_string().contains("storage.path"));
     }

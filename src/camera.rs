@@ -25,7 +25,7 @@ use crate::event::{DeviceInfo, Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
 use crate::onvif::{self, Client, Retry, Subscription};
-use crate::snapshot::{EventTrigger, Trigger};
+use crate::snapshot::Trigger;
 
 /// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
 pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
@@ -314,14 +314,7 @@ impl Supervisor {
         let wants_snapshot = event.trigger
             && self.config.snapshot.enabled
             && self.config.snapshot.on.contains(&event.kind);
-        let trigger = wants_snapshot.then(|| {
-            Trigger::Event(Box::new(EventTrigger {
-                kind: event.kind,
-                time: event.time,
-                camera_time: event.camera_time.clone(),
-                topic: event.topic.clone(),
-            }))
-        });
+        let trigger = wants_snapshot.then(|| Trigger::for_event(&event));
         self.send(Update::Event(event)).await;
         if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {
             // A full queue means a fetch is running and queued triggers will share it.

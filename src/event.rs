@@ -333,28 +333,108 @@ pub struct Snapshot {
     pub archived: Option<PathBuf>,
 }
 
-/// Why a snapshot was taken.
+/// Why a snapshot was taken: the one description of it from the trigger (`snapshot::Trigger`
+/// is this type) through the archive's file name and sidecar to the `snapshot/info` payload.
+///
+/// Two words: every camera's snapshot channel allocates room for 32 of them up front, so what
+/// only events have is boxed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SnapshotReason {
-    /// An event (kind and the event's receive time) asked for it.
-    Event {
-        /// The event's kind.
-        kind: Kind,
-        /// The event's `time`, which identifies it.
-        time: jiff::Timestamp,
-    },
-    /// One of the extra frames a ring asked for (`snapshot.burst`); kind and time are the
-    /// ring's.
-    Burst {
-        /// The event's kind.
-        kind: Kind,
-        /// The event's `time`, which identifies it.
-        time: jiff::Timestamp,
-    },
+    /// An event started and its kind is in `snapshot.on`.
+    Event(Box<SnapshotEvent>),
+    /// One of the extra frames a ring asked for (`snapshot.burst`); the event is the ring.
+    Burst(Box<SnapshotEvent>),
     /// A user asked (MQTT command or HA button).
     Demand,
-    /// The periodic timer.
+    /// The periodic timer (`snapshot.interval`).
     Interval,
+}
+
+/// The event a snapshot was taken for, as far as the picture's description needs it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotEvent {
+    /// The event's kind.
+    pub kind: Kind,
+    /// The event's receive `time`, which identifies it.
+    pub time: jiff::Timestamp,
+    /// The event's camera time as sent.
+    pub camera_time: Option<String>,
+    /// The event's canonical topic.
+    pub topic: String,
+}
+
+impl SnapshotReason {
+    /// The reason for a snapshot of `event`.
+    pub fn for_event(event: &Event) -> Self {
+        SnapshotReason::Event(Box::new(SnapshotEvent {
+            kind: event.kind,
+            time: event.time,
+            camera_time: event.camera_time.clone(),
+            topic: event.topic.clone(),
+        }))
+    }
+
+    /// `event`, `burst`, `demand` or `interval`: the `reason` field of `snapshot/info` and of
+    /// the archive sidecar.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SnapshotReason::Event(_) => "event",
+            SnapshotReason::Burst(_) => "burst",
+            SnapshotReason::Demand => "demand",
+            SnapshotReason::Interval => "interval",
+        }
+    }
+
+    /// The event the snapshot is for, if any.
+    pub fn event(&self) -> Option<&SnapshotEvent> {
+        match self {
+            SnapshotReason::Event(e) | SnapshotReason::Burst(e) => Some(e),
+            SnapshotReason::Demand | SnapshotReason::Interval => None,
+        }
+    }
+
+    /// The last part of an archived file's name (`<HHMMSS.mmm>_<this>.jpg`): the event's kind
+    /// for event and burst pictures, `demand` or `interval` otherwise. Never a kind's name for
+    /// those two, so a file name tells which it was. (Before, both were archived as `other`.)
+    pub fn archive_name(&self) -> &'static str {
+        match self.event() {
+            Some(e) => e.kind.as_str(),
+            None => self.as_str(),
+        }
+    }
+
+    /// The time that dates the picture in the archive: the event's, else when it was `taken`.
+    pub fn archive_time(&self, taken: jiff::Timestamp) -> jiff::Timestamp {
+        self.event().map_or(taken, |e| e.time)
+    }
+}
+
+/// `reason` and `kind` always (`kind` is `null` without an event), then `event_time`,
+/// `camera_time` and `topic` when there is an event; flattened into `snapshot/info` and the
+/// archive sidecar, so both describe a picture the same way.
+impl Serialize for SnapshotReason {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            reason: &'static str,
+            kind: Option<Kind>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            event_time: Option<String>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            camera_time: Option<&'a str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            topic: Option<&'a str>,
+        }
+        let event = self.event();
+        Fields {
+            reason: self.as_str(),
+            kind: event.map(|e| e.kind),
+            event_time: event.map(|e| format_time(e.time)),
+            camera_time: event.and_then(|e| e.camera_time.as_deref()),
+            topic: event.map(|e| e.topic.as_str()),
+        }
+        .serialize(s)
+    }
 }
 
 /// Camera-side news for the MQTT side. Sent over one bounded channel.
@@ -433,6 +513,94 @@ mod tests {
         assert!("doorbell".parse::<Kind>().is_err());
         assert!(!Kind::Ring.is_stateful());
         assert!(Kind::Motion.is_stateful());
+    }
+
+    fn ring() -> Event {
+        Event {
+            camera: CameraId::new("front_door").unwrap(),
+            kind: Kind::Ring,
+            active: true,
+            trigger: true,
+            time: "2026-11-29T08:15:00.123456Z".parse().unwrap(),
+            camera_time: Some("2026-11-29T08:14:59Z".into()),
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+            source: Items::default(),
+            data: Items::default(),
+            operation: Some(Operation::Changed),
+        }
+    }
+
+    #[test]
+    fn a_snapshot_reason_is_two_words() {
+        // Every camera's trigger channel allocates 32 slots up front (docs/performance.md).
+        assert!(std::mem::size_of::<SnapshotReason>() <= 2 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn a_snapshot_reason_carries_the_event_it_was_made_for() {
+        let e = ring();
+        let reason = SnapshotReason::for_event(&e);
+        assert_eq!(reason.as_str(), "event");
+        let got = reason.event().expect("an event reason has its event");
+        assert_eq!(
+            (
+                got.kind,
+                got.time,
+                got.camera_time.as_deref(),
+                got.topic.as_str()
+            ),
+            (e.kind, e.time, e.camera_time.as_deref(), e.topic.as_str())
+        );
+        let taken: jiff::Timestamp = "2026-11-29T08:15:01Z".parse().unwrap();
+        assert_eq!(reason.archive_time(taken), e.time);
+        assert_eq!(SnapshotReason::Demand.archive_time(taken), taken);
+        assert_eq!(SnapshotReason::Interval.event(), None);
+    }
+
+    #[test]
+    fn demand_and_interval_pictures_are_archived_under_their_own_names() {
+        let SnapshotReason::Event(e) = SnapshotReason::for_event(&ring()) else {
+            unreachable!()
+        };
+        let names: Vec<_> = [
+            SnapshotReason::Event(e.clone()),
+            SnapshotReason::Burst(e),
+            SnapshotReason::Demand,
+            SnapshotReason::Interval,
+        ]
+        .iter()
+        .map(|r| (r.as_str(), r.archive_name()))
+        .collect();
+        assert_eq!(
+            names,
+            [
+                ("event", "ring"),
+                ("burst", "ring"),
+                ("demand", "demand"),
+                ("interval", "interval")
+            ]
+        );
+        // A file name alone tells an event's picture from the others.
+        for k in Kind::ALL {
+            assert!(!["demand", "interval"].contains(&k.as_str()), "{k:?}");
+        }
+    }
+
+    #[test]
+    fn a_snapshot_reason_serialises_the_same_fields_everywhere() {
+        let reason = SnapshotReason::for_event(&ring());
+        assert_eq!(
+            serde_json::to_value(&reason).unwrap(),
+            serde_json::json!({
+                "reason": "event", "kind": "ring", "event_time": "2026-11-29T08:15:00.123Z",
+                "camera_time": "2026-11-29T08:14:59Z",
+                "topic": "tns1:RuleEngine/MyRuleDetector/Visitor"
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(SnapshotReason::Interval).unwrap(),
+            serde_json::json!({"reason": "interval", "kind": null})
+        );
     }
 
     #[test]

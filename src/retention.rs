@@ -1,6 +1,7 @@
 //! Archive retention: which files to delete (pure), and the sweep that lists and deletes them.
 //!
-//! Only files the bridge wrote are ever considered: `<HHMMSS.mmm>_<kind>[-n].jpg` and their
+//! Only files the bridge wrote are ever considered: `<HHMMSS.mmm>_<name>[-n].jpg` (`name` a kind,
+//! `demand`, `interval`, or `other` from earlier builds) and their
 //! `.json` sidecars, two levels below the root (`<camera>/<YYYY-MM-DD>/`). Anything else in the
 //! folder is left alone and not counted.
 
@@ -62,7 +63,7 @@ pub fn select_expired(entries: &[Entry], policy: RetentionPolicy, now: SystemTim
     expired
 }
 
-/// Whether `name` is a snapshot file name the bridge writes (`HHMMSS.mmm_kind[-n].jpg`).
+/// Whether `name` is a snapshot file name the bridge writes (`HHMMSS.mmm_name[-n].jpg`).
 pub fn is_our_jpeg(name: &str) -> bool {
     let Some(stem) = name.strip_suffix(".jpg") else {
         return false;

@@ -17,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use url::Url;
 
-use crate::archive::{Archive, Meta};
+use crate::archive::Archive;
 use crate::config::{CameraConfig, SnapshotConfig};
 use crate::event::{Kind, Snapshot, SnapshotReason, Update};
 use crate::metrics::Metrics;
@@ -28,32 +28,10 @@ pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Triggers waiting for the running fetch; more than this share it anyway.
 pub const TRIGGER_QUEUE: usize = 8;
 
-/// Why a snapshot is wanted. Pointer-sized: every camera's trigger channel allocates room
-/// for 32 of them up front.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Trigger {
-    /// An event started.
-    Event(Box<EventTrigger>),
-    /// One of the extra frames a ring asked for (`snapshot.burst`).
-    Burst(Box<EventTrigger>),
-    /// The MQTT command or the Home Assistant button.
-    Demand,
-    /// The periodic timer.
-    Interval,
-}
-
-/// The event a snapshot is for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct EventTrigger {
-    /// Its kind.
-    pub kind: Kind,
-    /// Its receive time (identifies it).
-    pub time: jiff::Timestamp,
-    /// Its camera time as sent.
-    pub camera_time: Option<String>,
-    /// Its topic.
-    pub topic: String,
-}
+/// Why a snapshot is wanted: what a camera's snapshot channel carries, and (unchanged) what the
+/// picture is archived and published with. Two words (see [`SnapshotReason`]); make one for an
+/// event with `Trigger::for_event(&event)`.
+pub type Trigger = SnapshotReason;
 
 /// Why a snapshot could not be taken.
 #[derive(Debug, thiserror::Error)]
@@ -269,25 +247,13 @@ impl SnapshotTask {
         self.metrics.snapshot(&self.config.id, true);
         let taken = jiff::Timestamp::now();
         let archived = self.store(&jpeg, &trigger, taken).await;
-        let reason = match trigger {
-            Trigger::Event(e) => SnapshotReason::Event {
-                kind: e.kind,
-                time: e.time,
-            },
-            Trigger::Burst(e) => SnapshotReason::Burst {
-                kind: e.kind,
-                time: e.time,
-            },
-            Trigger::Demand => SnapshotReason::Demand,
-            Trigger::Interval => SnapshotReason::Interval,
-        };
         let _ = self
             .updates
             .send(Update::Snapshot(Snapshot {
                 camera: self.config.id.clone(),
                 jpeg,
                 taken,
-                reason,
+                reason: trigger,
                 archived,
             }))
             .await;
@@ -303,27 +269,9 @@ impl SnapshotTask {
     ) -> Option<std::path::PathBuf> {
         let archive = self.archive.clone()?;
         let (camera, jpeg, trigger) = (self.config.id.clone(), jpeg.clone(), trigger.clone());
-        let result = tokio::task::spawn_blocking(move || {
-            let (kind, event_time, camera_time, topic) = match &trigger {
-                Trigger::Event(e) | Trigger::Burst(e) => (
-                    e.kind,
-                    e.time,
-                    e.camera_time.as_deref(),
-                    Some(e.topic.as_str()),
-                ),
-                Trigger::Demand | Trigger::Interval => (Kind::Other, taken, None, None),
-            };
-            let meta = Meta {
-                camera: &camera,
-                kind,
-                event_time,
-                camera_time,
-                topic,
-                taken,
-            };
-            archive.store(&jpeg, &meta)
-        })
-        .await;
+        let result =
+            tokio::task::spawn_blocking(move || archive.store(&jpeg, &camera, &trigger, taken))
+                .await;
         let problem = match result {
             Ok(Ok((path, over))) => {
                 if over {
@@ -366,9 +314,10 @@ fn burst_frames(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::event::SnapshotEvent;
 
     fn event(kind: Kind) -> Trigger {
-        Trigger::Event(Box::new(EventTrigger {
+        Trigger::Event(Box::new(SnapshotEvent {
             kind,
             time: jiff::Timestamp::UNIX_EPOCH,
             camera_time: None,
@@ -393,6 +342,25 @@ mod tests {
     fn a_trigger_is_two_words() {
         // Every camera's trigger channel allocates 32 slots up front (docs/performance.md).
         assert!(std::mem::size_of::<Trigger>() <= 2 * std::mem::size_of::<usize>());
+    }
+
+    #[test]
+    fn an_event_trigger_is_the_reason_its_picture_is_published_with() {
+        let e = crate::event::Event {
+            camera: crate::event::CameraId::new("front_door").unwrap(),
+            kind: Kind::Person,
+            active: true,
+            trigger: true,
+            time: jiff::Timestamp::UNIX_EPOCH,
+            camera_time: None,
+            topic: "tns1:RuleEngine/PeopleDetector/People".into(),
+            source: crate::event::Items::default(),
+            data: crate::event::Items::default(),
+            operation: None,
+        };
+        let t = Trigger::for_event(&e);
+        assert_eq!(t.as_str(), "event");
+        assert_eq!(t.archive_name(), "person");
     }
 
     #[test]

@@ -8,6 +8,8 @@ mod options;
 mod script;
 #[path = "addon_support/supervisor.rs"]
 mod supervisor;
+#[path = "addon_support/tools.rs"]
+mod tools;
 #[path = "addon_support/yaml.rs"]
 mod yaml;
 
@@ -243,6 +245,11 @@ fn grep_src(needle: &str) -> bool {
 #[test]
 fn scripts_are_executable_bashio_scripts() {
     use std::os::unix::fs::PermissionsExt;
+    // The file checks below need no tool; `bash -n` and shellcheck do.
+    let lint = tools::require(
+        "scripts_are_executable_bashio_scripts (bash -n, shellcheck)",
+        &[("bash", "bash"), ("shellcheck", "shellcheck")],
+    );
     let scripts = [
         (
             "ha-addon/rootfs/etc/services.d/doorbell-bridge/run",
@@ -270,11 +277,12 @@ fn scripts_are_executable_bashio_scripts() {
             mode & 0o111 != 0,
             "{rel} is not executable (git update-index --chmod=+x)"
         );
-        if let Ok(out) = Command::new("bash")
-            .arg("-n")
-            .arg(root().join(rel))
-            .output()
-        {
+        if lint {
+            let out = Command::new("bash")
+                .arg("-n")
+                .arg(root().join(rel))
+                .output()
+                .unwrap();
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(out.status.success(), "{rel}: bash -n: {err}");
         }
@@ -284,7 +292,7 @@ fn scripts_are_executable_bashio_scripts() {
     let finish = read("ha-addon/rootfs/etc/services.d/doorbell-bridge/finish");
     assert!(finish.contains("/run/s6-linux-init-container-results/exitcode"));
     assert!(finish.contains("exec /run/s6/basedir/bin/halt"));
-    if Command::new("shellcheck").arg("--version").output().is_ok() {
+    if lint {
         let out = Command::new("shellcheck")
             .args(scripts.map(|(rel, _)| root().join(rel)))
             .output()
@@ -294,8 +302,6 @@ fn scripts_are_executable_bashio_scripts() {
             "shellcheck:\n{}",
             String::from_utf8_lossy(&out.stdout)
         );
-    } else {
-        eprintln!("shellcheck not installed: shell scripts not linted");
     }
 }
 

@@ -3,8 +3,8 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use doorbell_bridge::archive::{Archive, Meta};
-use doorbell_bridge::event::{CameraId, Kind};
+use doorbell_bridge::archive::Archive;
+use doorbell_bridge::event::{CameraId, Kind, SnapshotEvent, SnapshotReason};
 use doorbell_bridge::retention::{RetentionPolicy, list, sweep};
 
 const DAY: Duration = Duration::from_secs(86_400);
@@ -17,6 +17,16 @@ fn plant(root: &Path, rel: &str, size: usize, age: Duration, now: SystemTime) {
     std::fs::write(path.with_extension("json"), b"{}").unwrap();
     let f = std::fs::File::options().write(true).open(&path).unwrap();
     f.set_modified(now - age).unwrap();
+}
+
+/// The reason of a snapshot for an event of `kind` received at `time`.
+fn event(kind: Kind, time: jiff::Timestamp) -> SnapshotReason {
+    SnapshotReason::Event(Box::new(SnapshotEvent {
+        kind,
+        time,
+        camera_time: None,
+        topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+    }))
 }
 
 #[test]
@@ -97,18 +107,12 @@ fn store_reports_when_the_archive_outgrows_its_limit() {
         },
     );
     let cam = CameraId::new("door").unwrap();
-    let meta = Meta {
-        camera: &cam,
-        kind: Kind::Ring,
-        event_time: jiff::Timestamp::now(),
-        camera_time: None,
-        topic: None,
-        taken: jiff::Timestamp::now(),
-    };
+    let now = jiff::Timestamp::now();
+    let ring = event(Kind::Ring, now);
     let jpeg = vec![0xffu8; 900];
-    let (_, over) = archive.store(&jpeg, &meta).unwrap();
+    let (_, over) = archive.store(&jpeg, &cam, &ring, now).unwrap();
     assert!(!over);
-    let (_, over) = archive.store(&jpeg, &meta).unwrap();
+    let (_, over) = archive.store(&jpeg, &cam, &ring, now).unwrap();
     assert!(over, "two snapshots plus sidecars exceed 2000 bytes");
     let report = archive.sweep(SystemTime::now());
     assert_eq!(report.deleted, 1);
@@ -157,18 +161,97 @@ fn a_reader_never_sees_a_partial_snapshot() {
     jpeg[SIZE - 1] = 0xd9;
     for _ in 0..40 {
         let now = jiff::Timestamp::now();
-        let meta = Meta {
-            camera: &cam,
-            kind: Kind::Motion,
-            event_time: now,
-            camera_time: None,
-            topic: None,
-            taken: now,
-        };
-        archive.store(&jpeg, &meta).unwrap();
+        archive
+            .store(&jpeg, &cam, &event(Kind::Motion, now), now)
+            .unwrap();
     }
     done.store(true, Ordering::Relaxed);
     let checked = reader.join().expect("reader saw only whole files");
     assert!(checked > 0, "the reader never looked");
     assert_eq!(list(&root).len(), 40);
+}
+
+/// Archives keep files from before demand and interval pictures had their own names
+/// (`_other.jpg`): retention lists and expires those and today's names alike.
+#[test]
+fn retention_sweeps_every_name_the_archive_writes_and_the_old_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().to_owned();
+    let archive = Archive::new(
+        root.clone(),
+        RetentionPolicy {
+            max_age: DAY,
+            max_size: u64::MAX,
+        },
+    );
+    let cam = CameraId::new("door").unwrap();
+    let now = jiff::Timestamp::now();
+    let reasons = [
+        event(Kind::Ring, now),
+        event(Kind::LineCrossing, now),
+        SnapshotReason::Burst(Box::new(SnapshotEvent {
+            kind: Kind::Ring,
+            time: now,
+            camera_time: None,
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        })),
+        SnapshotReason::Demand,
+        SnapshotReason::Interval,
+    ];
+    let mut names = Vec::new();
+    for reason in &reasons {
+        let (path, _) = archive
+            .store(b"\xff\xd8\xff\xd9", &cam, reason, now)
+            .unwrap();
+        names.push(path.file_name().unwrap().to_str().unwrap().to_owned());
+    }
+    let ends: Vec<_> = names
+        .iter()
+        .map(|n| n.split_once('_').unwrap().1.to_owned())
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            "ring.jpg",
+            "line_crossing.jpg",
+            "ring-2.jpg",
+            "demand.jpg",
+            "interval.jpg"
+        ],
+        "{names:?}"
+    );
+    // What demand and interval pictures were called before.
+    let sys_now = SystemTime::now();
+    plant(
+        &root,
+        "door/2026-10-01/080000.000_other.jpg",
+        10,
+        40 * DAY,
+        sys_now,
+    );
+    plant(
+        &root,
+        "door/2026-10-01/080001.000_other-2.jpg",
+        10,
+        40 * DAY,
+        sys_now,
+    );
+    assert_eq!(list(&root).len(), reasons.len() + 2);
+
+    let policy = RetentionPolicy {
+        max_age: DAY,
+        max_size: u64::MAX,
+    };
+    assert_eq!(
+        sweep(&root, policy, sys_now).deleted,
+        2,
+        "the old names expire"
+    );
+    let later = sys_now + 2 * DAY;
+    assert_eq!(
+        sweep(&root, policy, later).deleted,
+        reasons.len(),
+        "so do today's"
+    );
+    assert!(list(&root).is_empty());
 }

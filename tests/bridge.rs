@@ -4,7 +4,9 @@
 
 mod support;
 
-use doorbell_bridge::event::{CameraId, Command, Kind, Snapshot, SnapshotReason, Update};
+use doorbell_bridge::event::{
+    CameraId, Command, Kind, Snapshot, SnapshotEvent, SnapshotReason, Update,
+};
 use doorbell_bridge::mqtt::{Bridge, BridgeStatus};
 use serde_json::json;
 use support::bridge::*;
@@ -98,10 +100,12 @@ async fn large_snapshot_arrives_intact_with_its_info() {
         camera: CameraId::new("front_door").unwrap(),
         jpeg: jpeg.clone().into(),
         taken: time,
-        reason: SnapshotReason::Event {
+        reason: SnapshotReason::Event(Box::new(SnapshotEvent {
             kind: Kind::Ring,
             time,
-        },
+            camera_time: None,
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        })),
         archived: None,
     };
     bridge.send(Update::Snapshot(snapshot)).await;

@@ -233,11 +233,35 @@ async fn a_camera_slower_than_every_timeout_recovers() {
 async fn camera_clock_jumping_a_day_ahead_mid_run() {
     let mut rig = rig(SimOptions::default(), "password").await;
     rig.online().await;
+    let before = rig.sim.stats();
     rig.sim
         .set_clock_offset(jiff::SignedDuration::from_hours(24));
     rig.press_and_ring().await;
     rig.press_and_ring().await;
-    rig.stop().await;
+    let after = rig.sim.stats();
+    // The jump was felt: the simulator rejected a token made with the old offset ...
+    assert!(
+        after.auth_failures > before.auth_failures,
+        "no request was rejected after the jump: {after:?}"
+    );
+    // ... and the bridge read the camera clock again. The presses that rang since came through
+    // authenticated pulls, which the simulator accepts only within MAX_CREATED_SKEW of its
+    // clock: the offset now in use is about a day.
+    assert!(
+        after.action("GetSystemDateAndTime") > before.action("GetSystemDateAndTime"),
+        "the camera clock was not measured again: {after:?}"
+    );
+    // The session recovered in place: same subscription, no offline in between.
+    assert_eq!(
+        after.subscriptions_created, before.subscriptions_created,
+        "a new subscription was made: {after:?}"
+    );
+    let (_, seen) = rig.stop().await;
+    let offline = seen
+        .iter()
+        .filter(|u| matches!(u, Update::Offline { .. }))
+        .count();
+    assert_eq!(offline, 1, "only the stop is an offline: {seen:#?}");
 }
 
 #[tokio::test]

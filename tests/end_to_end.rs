@@ -186,6 +186,18 @@ fn archived_files(root: &Path) -> Vec<PathBuf> {
     out
 }
 
+fn file_name(path: &Path) -> &str {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .expect("a file name")
+}
+
+/// The JSON sidecar of an archived JPEG.
+fn sidecar(jpeg: &Path) -> Value {
+    let bytes = std::fs::read(jpeg.with_extension("json")).expect("sidecar beside the JPEG");
+    serde_json::from_slice(&bytes).expect("sidecar JSON")
+}
+
 #[tokio::test]
 async fn press_gives_event_then_jpeg_on_mqtt_and_in_the_archive() {
     let broker = Broker::start();
@@ -249,7 +261,14 @@ async fn press_gives_event_then_jpeg_on_mqtt_and_in_the_archive() {
     let path = PathBuf::from(info["archived"].as_str().expect("archived path"));
     assert!(path.starts_with(dir.path()), "{path:?}");
     assert_eq!(std::fs::read(&path).unwrap(), mqtt.seen[jpeg].1);
-    assert!(path.with_extension("json").exists(), "sidecar missing");
+    assert!(file_name(&path).ends_with("_ring.jpg"), "{path:?}");
+    let side = sidecar(&path);
+    assert_eq!(
+        (&side["reason"], &side["kind"], &side["event_time"]),
+        (&info["reason"], &info["kind"], &info["event_time"]),
+        "the sidecar and snapshot/info describe the picture alike: {side}"
+    );
+    assert_eq!(side["topic"], e["topic"]);
 
     // The Home Assistant button takes a picture on demand.
     let before = mqtt.seen.len();
@@ -259,7 +278,14 @@ async fn press_gives_event_then_jpeg_on_mqtt_and_in_the_archive() {
             serde_json::from_slice::<Value>(p).is_ok_and(|v| v["reason"] == "demand")
         })
         .await;
-    assert!(mqtt.json(info)["archived"].is_string());
+    let info = mqtt.json(info);
+    assert_eq!(info["kind"], Value::Null);
+    let path = PathBuf::from(info["archived"].as_str().expect("archived path"));
+    assert!(
+        file_name(&path).ends_with("_demand.jpg"),
+        "a demand picture is archived as such, not as other: {path:?}"
+    );
+    assert_eq!(sidecar(&path)["reason"], "demand");
     assert_eq!(archived_files(dir.path()).len(), 2);
 
     // Shutdown: unsubscribed, everything offline, in time.
@@ -405,7 +431,16 @@ async fn a_ring_takes_a_burst_of_extra_frames() {
         .wait(from, &format!("{CAM}/snapshot/info"), |_| true)
         .await;
     assert_eq!(mqtt.json(next)["reason"], "demand");
-    assert_eq!(archived_files(dir.path()).len(), 4);
+    let mut names: Vec<_> = archived_files(dir.path())
+        .iter()
+        .map(|p| file_name(p).split_once('_').unwrap().1.to_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        ["demand.jpg", "ring-2.jpg", "ring-3.jpg", "ring.jpg"],
+        "burst frames are archived as the ring's, dated by it, so numbered"
+    );
     token.cancel();
     assert!(running.stopped().await);
 }

@@ -1,12 +1,13 @@
 //! Hostile input, in the normal test suite: bounded proptest passes over the entry points the
 //! cargo-fuzz targets in `fuzz/` hammer (random and mutated-fixture inputs, a few thousand cases
-//! each), and the classic attack documents (billion laughs, deep nesting, namespace and attribute
-//! bombs, huge values, many messages) with the answer each must get.
-
+//! each), one harness per entry point: notification parsing (`pull_messages_survive_anything`,
+//! the body shared with the fuzz target in `fuzz/harness.rs`), SOAP answers, WS-Discovery
+//! datagrams, HTTP authentication headers and config files. The normaliser's harness is
+//! `tests/normalise_props.rs`. Then the classic attack documents (billion laughs, deep nesting,
+//! namespace and attribute bombs, huge values, many messages) with the answer each must get.
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
-use std::time::Duration;
 
 use doorbell_bridge::config::{CameraConfig, from_toml};
 use doorbell_bridge::normalise::Normaliser;
@@ -20,6 +21,10 @@ use doorbell_bridge::secret::Secret;
 use doorbell_bridge::sim::auth;
 use proptest::prelude::*;
 use proptest::sample::Index;
+
+#[path = "../fuzz/harness.rs"]
+mod harness;
+use harness::pull_messages as pull;
 
 /// Cases per property: enough to catch a regression of what fuzzing found, fast in CI.
 const CASES: u32 = 1500;
@@ -114,6 +119,29 @@ fn mutated(corpus: &'static [Vec<u8>]) -> impl Strategy<Value = Vec<u8>> {
     })
 }
 
+/// A NotificationMessage with random topic, item name, value and ElementItem content: random
+/// bytes and tag soup rarely get past the envelope, this reaches the message parsing itself.
+fn notification_soup() -> impl Strategy<Value = Vec<u8>> {
+    (
+        "[a-z0-9:/. \\n]{0,40}",
+        "[A-Za-z:]{0,8}",
+        "[^\"<&\\x00-\\x1f]{0,12}",
+        prop_oneof![
+            // Well-formed content, as cameras send it ...
+            "(<t:[a-z]{1,6}( [a-z]{1,6}=\"[a-z0-9 ]{0,6}\")?/>|[a-z0-9 ]{0,6}){0,4}",
+            // ... or anything made of markup characters.
+            "[<>/a-z: =\"]{0,40}",
+        ],
+    )
+        .prop_map(|(topic, name, value, element)| {
+            format!(
+                r#"<e xmlns:w="http://docs.oasis-open.org/wsn/b-2" xmlns:t="http://www.onvif.org/ver10/schema" xmlns:tns1="http://www.onvif.org/ver10/topics"><w:NotificationMessage><w:Topic>{topic}</w:Topic><t:Message PropertyOperation="Changed"><t:Source/><t:Key><t:SimpleItemDescription Name="{name}"/></t:Key><t:Data><t:SimpleItem Name="{name}" Value="{value}"/><t:ElementItem Name="x">{element}</t:ElementItem></t:Data></t:Message></w:NotificationMessage></e>"#,
+                value = value.replace(['"', '<', '&'], ""),
+            )
+            .into_bytes()
+        })
+}
+
 fn xml_input() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         prop::collection::vec(any::<u8>(), 0..512),
@@ -121,28 +149,6 @@ fn xml_input() -> impl Strategy<Value = Vec<u8>> {
             .prop_map(String::into_bytes),
         mutated(&XML),
     ]
-}
-
-fn pull(data: &[u8]) {
-    let text = String::from_utf8_lossy(data);
-    let Ok(notifications) = parse_messages(&text) else {
-        return;
-    };
-    let mut normaliser = Normaliser::new(&CAMERA);
-    let now = jiff::Timestamp::UNIX_EPOCH;
-    let at = tokio::time::Instant::now();
-    for n in &notifications {
-        for event in normaliser.handle(n, now, at) {
-            assert!(
-                event
-                    .data
-                    .0
-                    .iter()
-                    .all(|(_, v)| v.len() <= MAX_ELEMENT_BYTES)
-            );
-        }
-    }
-    let _ = normaliser.expire(now, at + Duration::from_secs(3600));
 }
 
 fn soap_response(data: &[u8]) {
@@ -189,8 +195,10 @@ fn config(data: &[u8]) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(CASES))]
 
+    /// The one property harness of notification parsing (`harness::pull_messages`); the
+    /// normaliser's is in `tests/normalise_props.rs`.
     #[test]
-    fn pull_messages_and_normalisation_survive_anything(data in xml_input()) {
+    fn pull_messages_survive_anything(data in prop_oneof![xml_input(), notification_soup()]) {
         pull(&data);
     }
 
@@ -224,6 +232,24 @@ proptest! {
     ) {
         config(&data);
     }
+}
+
+/// The notification harness reaches the code it names: most generated NotificationMessages
+/// come out of `parse_messages` as notifications, not as an early parse error.
+#[test]
+fn the_notification_harness_reaches_message_parsing() {
+    use proptest::strategy::ValueTree;
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let parsed = (0..200)
+        .filter(|_| {
+            let xml = notification_soup().new_tree(&mut runner).unwrap().current();
+            parse_messages(&String::from_utf8_lossy(&xml)).is_ok_and(|n| !n.is_empty())
+        })
+        .count();
+    assert!(
+        parsed >= 100,
+        "only {parsed} of 200 reached a NotificationMessage"
+    );
 }
 
 /// Regression inputs: each once crashed or hung a parser (see docs/security.md), or is a classic.

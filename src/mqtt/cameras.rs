@@ -53,10 +53,8 @@ pub struct Cameras {
 /// `<base>/<camera>/snapshot/info`.
 #[derive(Serialize)]
 struct SnapshotInfo<'a> {
-    reason: &'static str,
-    kind: Option<Kind>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    event_time: Option<String>,
+    #[serde(flatten)]
+    reason: &'a SnapshotReason,
     taken: String,
     archived: Option<&'a std::path::Path>,
     size: usize,
@@ -212,20 +210,8 @@ impl Cameras {
                 size: s.jpeg.len(),
             });
         }
-        let (reason, kind, event_time) = match &s.reason {
-            SnapshotReason::Event { kind, time } => {
-                ("event", Some(*kind), Some(format_time(*time)))
-            }
-            SnapshotReason::Burst { kind, time } => {
-                ("burst", Some(*kind), Some(format_time(*time)))
-            }
-            SnapshotReason::Demand => ("demand", None, None),
-            SnapshotReason::Interval => ("interval", None, None),
-        };
         let info = SnapshotInfo {
-            reason,
-            kind,
-            event_time,
+            reason: &s.reason,
             taken: format_time(s.taken),
             archived: s.archived.as_deref(),
             size: s.jpeg.len(),

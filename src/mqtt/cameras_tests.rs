@@ -4,7 +4,7 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::event::{Items, Operation};
+use crate::event::{Items, Operation, SnapshotEvent};
 use crate::mqtt::topics::default_topics;
 
 fn id() -> CameraId {
@@ -166,10 +166,12 @@ fn snapshot_and_its_info() {
         camera: id(),
         jpeg: Bytes::from_static(b"\xff\xd8jpeg"),
         taken: "2026-11-29T08:15:01Z".parse().unwrap(),
-        reason: SnapshotReason::Event {
+        reason: SnapshotReason::Event(Box::new(SnapshotEvent {
             kind: Kind::Ring,
             time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
-        },
+            camera_time: None,
+            topic: "tns1:RuleEngine/MyRuleDetector/Visitor".into(),
+        })),
         archived: Some("/footage/front_door/x.jpg".into()),
     };
     let out = c.apply(Update::Snapshot(snap.clone())).unwrap();
@@ -179,6 +181,7 @@ fn snapshot_and_its_info() {
     assert_eq!(
         info,
         json!({"reason": "event", "kind": "ring", "event_time": "2026-11-29T08:15:00.123Z",
+               "topic": "tns1:RuleEngine/MyRuleDetector/Visitor",
                "taken": "2026-11-29T08:15:01.000Z", "archived": "/footage/front_door/x.jpg",
                "size": 6})
     );

@@ -11,23 +11,12 @@ use doorbell_bridge::event::Kind;
 use doorbell_bridge::secret::Secret;
 use serde_json::{Value, json};
 
-use super::{fixture_options, read, root};
+use super::{fixture_options, read, root, tools};
 
 const SCRIPT: &str = "ha-addon/rootfs/usr/bin/doorbell-bridge-config";
 
 /// bash and jq are what the script needs (the HA base image has both).
-fn tools_present() -> bool {
-    let ok = ["bash", "jq"].iter().all(|t| {
-        Command::new(t)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-    });
-    if !ok {
-        eprintln!("bash or jq not installed: skipping the config script test");
-    }
-    ok
-}
+const TOOLS: &[(&str, &str)] = &[("bash", "bash"), ("jq", "jq")];
 
 fn services() -> Value {
     serde_json::from_str(&read("tests/fixtures/addon/services.json")).unwrap()
@@ -71,7 +60,10 @@ fn exposed(s: &Option<Secret>) -> Option<&str> {
 
 #[test]
 fn documented_options_become_a_config_the_bridge_accepts() {
-    if !tools_present() {
+    if !tools::require(
+        "documented_options_become_a_config_the_bridge_accepts",
+        TOOLS,
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -125,7 +117,7 @@ fn documented_options_become_a_config_the_bridge_accepts() {
 
 #[test]
 fn every_camera_option_and_rules_reach_the_config() {
-    if !tools_present() {
+    if !tools::require("every_camera_option_and_rules_reach_the_config", TOOLS) {
         return;
     }
     let mut options = fixture_options();
@@ -189,7 +181,7 @@ fn every_camera_option_and_rules_reach_the_config() {
 
 #[test]
 fn broker_comes_from_the_service_or_the_override() {
-    if !tools_present() {
+    if !tools::require("broker_comes_from_the_service_or_the_override", TOOLS) {
         return;
     }
     let tls_service = json!({"mqtt": {"host": "fd00::5", "port": 8883, "ssl": true,
@@ -267,7 +259,7 @@ fn broker_comes_from_the_service_or_the_override() {
 
 #[test]
 fn build_context_is_a_self_contained_app_folder() {
-    if !tools_present() {
+    if !tools::require("build_context_is_a_self_contained_app_folder", TOOLS) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
