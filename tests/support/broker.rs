@@ -8,6 +8,7 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+use std::io::Write as _;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -79,6 +80,27 @@ fn mosquitto_binary() -> Option<PathBuf> {
     })
 }
 
+/// Whether `CI` means "in CI" (`CI=true`, as `.ci/run` sets it).
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "0" && !v.eq_ignore_ascii_case("false"))
+}
+
+/// Fails under CI (unless the embedded broker was asked for); otherwise says SKIPPED on the
+/// terminal.
+fn missing_mosquitto() {
+    let chose_embedded = std::env::var(BROKER_ENV).is_ok_and(|v| v == "embedded");
+    if in_ci() && !chose_embedded {
+        panic!(
+            "mosquitto is not installed, and CI is set: install it (apt-get install mosquitto); .ci/run does"
+        );
+    }
+    // Not eprintln!: the test harness captures that and shows it only on failure.
+    let _ = writeln!(
+        std::io::stderr(),
+        "SKIPPED: mosquitto not available ({BROKER_ENV}=embedded or not installed; apt-get install mosquitto)"
+    );
+}
+
 fn wait_until_accepting(port: u16) {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let started = Instant::now();
@@ -93,10 +115,14 @@ fn wait_until_accepting(port: u16) {
 
 impl Broker {
     /// Mosquitto with anonymous access, or the embedded broker if Mosquitto is missing.
+    /// Under CI a missing Mosquitto fails the test: CI tests against the real broker.
     pub fn start() -> Broker {
         match mosquitto_binary() {
             Some(bin) => Broker::launch(&bin, &Options::default()),
-            None => Broker::embedded(),
+            None => {
+                missing_mosquitto();
+                Broker::embedded()
+            }
         }
     }
 
@@ -119,12 +145,13 @@ impl Broker {
         }
     }
 
-    /// Mosquitto with `options`; `None` (and a note on stderr) when it is not installed.
+    /// Mosquitto with `options`. When it is not installed: under CI (`CI` set, as `.ci/run`
+    /// does) the test fails, naming the package; elsewhere `None`, with `SKIPPED` written to
+    /// the terminal (not to the captured output `cargo test` shows only on failure), so a test
+    /// never passes silently.
     pub fn mosquitto(options: Options) -> Option<Broker> {
         let Some(bin) = mosquitto_binary() else {
-            eprintln!(
-                "broker: mosquitto not available ({BROKER_ENV} or not installed); this test needs it and is skipped"
-            );
+            missing_mosquitto();
             return None;
         };
         Some(Broker::launch(&bin, &options))
