@@ -147,10 +147,10 @@ const CASES: &[Case] = &[
         (Vehicle, false, false, AJAX_OBJECT, &[]),
     ]),
     case!("ajax/element_items.xml", None, "", [
-        (Person, true, true, AJAX_ELEMENT, &[("Rule", "9c756e1c82d0-0-dk2t3b")]),
+        (Person, true, true, AJAX_ELEMENT, &[("Rule", "9c756e1c82d0-0-dk2t3b"), ("Objects/Objects/Human", "true")]),
         (Animal, false, false, AJAX_ELEMENT, &[]),
         (Vehicle, false, false, AJAX_ELEMENT, &[]),
-        (LineCrossing, true, true, "tns1:RuleEngine/tnsajax:LineDetector/Crossing", &[("Rule", "9c756e1c82d0-0-dk2t3c")]),
+        (LineCrossing, true, true, "tns1:RuleEngine/tnsajax:LineDetector/Crossing", &[("Rule", "9c756e1c82d0-0-dk2t3c"), ("LineCrossing/LineCrossing/Line@points", "0.77 0.7 0.48 0.037")]),
     ]),
     // Hanwha: SimpleItemDescription inside Key, unset clock with milliseconds.
     case!("hanwha/motion_tamper.xml", None, "", [
@@ -308,6 +308,23 @@ fn camera_times_are_kept_as_sent() {
     assert_eq!(
         run(ajax)[0].camera_time.as_deref(),
         Some("2026-03-08T16:19:05.928881")
+    );
+}
+
+#[test]
+fn element_items_are_published_as_items_not_xml() {
+    let case = CASES
+        .iter()
+        .find(|c| c.file == "ajax/element_items.xml")
+        .unwrap();
+    let person = run(case).into_iter().find(|e| e.kind == Person).unwrap();
+    let json = serde_json::to_value(&person).unwrap();
+    let data = json["data"].as_object().unwrap();
+    assert_eq!(data["Objects/Objects/Human"], "true");
+    assert_eq!(data["Objects/Objects/Vehicle"], "false");
+    assert!(
+        data.values().all(|v| !v.as_str().unwrap().contains('<')),
+        "XML in the event data: {data:?}"
     );
 }
 

@@ -27,7 +27,7 @@ use crate::rules::RULES;
 pub const MAX_CAPTURE_BYTES: u64 = onvif::MAX_SOAP_BYTES;
 /// Longest PullMessages wait while watching, so hold expiries and `--duration` are noticed.
 pub const WATCH_PULL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest ElementItem text shown in the human output.
+/// Longest ElementItem line (its items) shown in the human output.
 const SHOWN_ELEMENT: usize = 200;
 
 /// Prints notifications and their events; counts triggers for `--count`.
@@ -132,10 +132,11 @@ pub fn describe(
             let _ = writeln!(out, "  {label:<10} {}", join(items));
         }
     }
-    for (name, xml) in &n.elements.0 {
-        let shown: String = xml.chars().take(SHOWN_ELEMENT).collect();
-        let more = if shown.len() < xml.len() { "..." } else { "" };
-        let _ = writeln!(out, "  element    {name}: {shown}{more}");
+    for element in &n.elements {
+        let items = join(&element.items);
+        let shown: String = items.chars().take(SHOWN_ELEMENT).collect();
+        let more = if shown.len() < items.len() { "..." } else { "" };
+        let _ = writeln!(out, "  element    {}: {shown}{more}", element.name);
     }
     if classified.is_empty() {
         let _ = writeln!(out, "  rule       ignored by a user rule");

@@ -257,10 +257,13 @@ fn read(rule: &Rule, n: &Notification, origin: Origin) -> Vec<Classified> {
             .collect()
         }
         Read::ElementClasses(map) => {
-            let Some(xml) = rule.item.and_then(|name| n.elements.get_ignore_case(name)) else {
+            let Some(element) = rule.item.and_then(|name| n.element(name)) else {
                 return Vec::new();
             };
-            let found = super::element::boolean_children(xml);
+            let found: Vec<(&str, bool)> = element
+                .leaves()
+                .filter_map(|(name, text)| Some((name, parse_bool(text)?)))
+                .collect();
             if found.is_empty() {
                 return Vec::new();
             }

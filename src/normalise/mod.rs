@@ -37,10 +37,10 @@
 //! - Unknown topics become kind `other` and are logged once per camera and topic at info.
 //!
 //! Event fields: `source` holds the Source items followed by the Key items; `data` the Data
-//! SimpleItems followed by ElementItems (raw XML).
+//! SimpleItems followed by each ElementItem's items, named `<ElementItem>/<path>`
+//! ([`crate::onvif::notification::ElementItem`]).
 
 mod classify;
-mod element;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::Duration;
@@ -244,7 +244,7 @@ impl Normaliser {
         let mut source = n.source.clone();
         source.0.extend(n.key.0.iter().cloned());
         let mut data = n.data.clone();
-        data.0.extend(n.elements.0.iter().cloned());
+        data.0.extend(n.element_data());
         Event {
             camera: self.camera.clone(),
             kind,

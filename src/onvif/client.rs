@@ -11,11 +11,13 @@ use std::time::Duration;
 
 use jiff::{SignedDuration, Timestamp};
 use reqwest::{Method, StatusCode};
+use roxmltree::Node;
 use url::Url;
 
 use super::auth::HttpAuth;
 use super::error::{HINT_HTTP_AUTH, redact, transport_detail};
 use super::soap::{self, Addressing, Envelope};
+use super::subscription::Subscription;
 use super::wsse::UsernameToken;
 use super::{CONNECT_TIMEOUT, Error, MAX_SOAP_BYTES, REQUEST_TIMEOUT, time};
 use crate::secret::Secret;
@@ -88,20 +90,90 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// One SOAP request.
+/// What an operation reads from the Body of an answer.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Expect<'a> {
+    /// The Body's child element `name` (the second field) in one of the namespaces.
+    Payload(&'a [&'a str], &'a str),
+    /// No particular element (Unsubscribe, SetSynchronizationPoint, SetSystemDateAndTime): the
+    /// operation is handed the Body.
+    Body,
+}
+
+/// One SOAP request and what its answer must hold. [`Call::new`] makes an authenticated call
+/// with the client's request timeout; the other methods change that.
 pub(crate) struct Call<'a> {
     /// The service or subscription address.
-    pub url: &'a Url,
+    url: &'a Url,
     /// The SOAP action URI.
-    pub action: &'a str,
+    action: &'a str,
     /// The body XML (prefixes of [`soap`]'s envelope).
-    pub body: &'a str,
-    /// Whole-request timeout.
-    pub timeout: Duration,
+    body: &'a str,
+    /// Whole-request timeout; `None`: the client's `request_timeout`.
+    timeout: Option<Duration>,
     /// WS-Addressing `To` and reference parameters, for event calls.
-    pub addressing: Option<(&'a str, &'a [String])>,
+    addressing: Option<(&'a str, &'a [String])>,
     /// Whether to send WS-Security (all but GetSystemDateAndTime).
-    pub authenticate: bool,
+    authenticate: bool,
+    /// A call on a subscription address, where HTTP 404 means the subscription is gone.
+    subscription: bool,
+    /// What the answer's Body must hold.
+    expect: Expect<'a>,
+}
+
+impl<'a> Call<'a> {
+    /// An authenticated call of `action` on `url`, without WS-Addressing.
+    pub(crate) fn new(url: &'a Url, action: &'a str, body: &'a str, expect: Expect<'a>) -> Self {
+        Call {
+            url,
+            action,
+            body,
+            timeout: None,
+            addressing: None,
+            authenticate: true,
+            subscription: false,
+            expect,
+        }
+    }
+
+    /// A call on the subscription `sub`: its address, WS-Addressing `To` and reference
+    /// parameters; HTTP 404 there becomes [`Error::SubscriptionLost`].
+    pub(crate) fn on_subscription(
+        sub: &'a Subscription,
+        action: &'a str,
+        body: &'a str,
+        expect: Expect<'a>,
+    ) -> Self {
+        Call {
+            subscription: true,
+            ..Call::new(&sub.address, action, body, expect)
+                .addressed(&sub.endpoint, &sub.reference_parameters)
+        }
+    }
+
+    /// With WS-Addressing headers (`wsa:To` = `to`, and `reference_parameters` echoed).
+    pub(crate) fn addressed(self, to: &'a str, reference_parameters: &'a [String]) -> Self {
+        Call {
+            addressing: Some((to, reference_parameters)),
+            ..self
+        }
+    }
+
+    /// With a whole-request timeout other than the client's `request_timeout`.
+    pub(crate) fn timeout(self, timeout: Duration) -> Self {
+        Call {
+            timeout: Some(timeout),
+            ..self
+        }
+    }
+
+    /// Without WS-Security (GetSystemDateAndTime).
+    pub(crate) fn unauthenticated(self) -> Self {
+        Call {
+            authenticate: false,
+            ..self
+        }
+    }
 }
 
 impl Client {
@@ -194,19 +266,23 @@ impl Client {
         now.checked_add(offset).unwrap_or(now)
     }
 
-    /// Sends one SOAP request and returns the response text (a well-formed envelope with a Body
-    /// and no Fault). Faults become typed errors; a NotAuthorized fault makes us re-measure the
-    /// camera clock and try once more.
-    pub(crate) async fn call(&self, call: Call<'_>) -> Result<String, Error> {
+    /// Sends one SOAP request and hands what its answer's Body holds (see [`Expect`]) to
+    /// `read`. The answer is parsed once; faults become typed errors; a NotAuthorized fault
+    /// makes us re-measure the camera clock and try once more.
+    pub(crate) async fn call<T>(
+        &self,
+        call: Call<'_>,
+        read: impl Fn(Node<'_, '_>) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let authenticate = call.authenticate && self.inner.credentials.is_some();
         if authenticate && self.clock_offset().is_none() {
             self.ensure_clock().await?;
         }
-        match self.call_once(&call).await {
+        match self.call_once(&call, &read).await {
             Err(e) if authenticate && e.is_soap_auth() => {
                 tracing::debug!("{e}; measuring the camera clock again and retrying once");
                 let _ = self.sync_clock().await;
-                self.call_once(&call).await
+                self.call_once(&call, &read).await
             }
             other => other,
         }
@@ -227,7 +303,11 @@ impl Client {
     }
 
     /// One attempt, without the clock handling of [`Client::call`].
-    pub(crate) async fn call_once(&self, call: &Call<'_>) -> Result<String, Error> {
+    pub(crate) async fn call_once<T>(
+        &self,
+        call: &Call<'_>,
+        read: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+    ) -> Result<T, Error> {
         let url = redact(call.url);
         let credentials = self
             .inner
@@ -269,24 +349,28 @@ impl Client {
             "application/soap+xml; charset=utf-8; action=\"{}\"",
             call.action
         );
+        let timeout = call.timeout.unwrap_or(self.options().request_timeout);
         let response = self
             .send(
                 Method::POST,
                 call.url,
                 Some((&build, &content_type)),
-                call.timeout,
+                timeout,
             )
             .await?;
         let status = response.status();
         let bytes = self
-            .read_capped(response, call.url, MAX_SOAP_BYTES, call.timeout)
+            .read_capped(response, call.url, MAX_SOAP_BYTES, timeout)
             .await?;
-        classify(
-            &url,
-            call.action,
-            status,
-            String::from_utf8_lossy(&bytes).into_owned(),
-        )
+        match Answer::new(status, bytes.into()).read(&url, call.action, call.expect, read) {
+            Err(Error::Http { url, status: 404 }) if call.subscription => {
+                Err(Error::SubscriptionLost {
+                    url,
+                    reason: "HTTP 404 on the subscription address".into(),
+                })
+            }
+            other => other,
+        }
     }
 }
 
@@ -306,88 +390,121 @@ pub fn http_client(options: &ClientOptions) -> Result<reqwest::Client, reqwest::
         .build()
 }
 
-/// Sorts a SOAP answer into success (the text back) or a typed error (pure).
-pub(crate) fn classify(
-    url: &str,
-    action: &str,
+/// A camera's answer as it came: the HTTP status and the body text. Its text is private and
+/// [`Answer::read`] consumes it, so an answer is parsed exactly once.
+pub(crate) struct Answer {
     status: StatusCode,
     text: String,
-) -> Result<String, Error> {
-    enum Verdict {
-        Good,
-        Failed(Error),
-        Malformed(String),
-        NoFault,
+}
+
+impl Answer {
+    /// An answer with `status` and the body `bytes` (not UTF-8: read lossily).
+    pub(crate) fn new(status: StatusCode, bytes: Vec<u8>) -> Answer {
+        let text = String::from_utf8(bytes)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+        Answer { status, text }
     }
-    let verdict = match soap::parse(&text) {
-        Ok(doc) => match soap::fault_in(&doc) {
-            Some(fault) => Verdict::Failed(Error::from_fault(url, action, fault)),
-            None if status.is_success() => match soap::body(&doc) {
-                Ok(_) => Verdict::Good,
-                Err(what) => Verdict::Malformed(what),
-            },
-            None => Verdict::NoFault,
-        },
-        Err(what) if status.is_success() => Verdict::Malformed(what),
-        Err(_) => Verdict::NoFault,
-    };
-    match verdict {
-        Verdict::Good => Ok(text),
-        Verdict::Failed(error) => Err(error),
-        Verdict::Malformed(what) => Err(Error::Malformed {
+
+    /// Parses the answer once and sorts it (pure): a fault, whatever the status (Hikvision
+    /// answers 400, others 500 or 200), becomes the matching typed error; an error status
+    /// without a fault [`Error::Unauthorized`] (401) or [`Error::Http`]; otherwise what
+    /// `expect` names in the Body goes to `read`. Anything unreadable in a successful answer is
+    /// [`Error::Malformed`] naming `url`.
+    pub(crate) fn read<T>(
+        self,
+        url: &str,
+        action: &str,
+        expect: Expect<'_>,
+        read: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
+    ) -> Result<T, Error> {
+        let malformed = |what: String| Error::Malformed {
             url: url.to_owned(),
             what,
-        }),
-        Verdict::NoFault if status == StatusCode::UNAUTHORIZED => Err(Error::Unauthorized {
-            url: url.to_owned(),
-            detail: "HTTP 401".into(),
-            hint: HINT_HTTP_AUTH,
-        }),
-        Verdict::NoFault => Err(Error::Http {
-            url: url.to_owned(),
-            status: status.as_u16(),
-        }),
+        };
+        let doc = match soap::parse(&self.text) {
+            Ok(doc) => doc,
+            Err(what) if self.status.is_success() => return Err(malformed(what)),
+            Err(_) => return Err(status_error(url, self.status)),
+        };
+        if let Some(fault) = soap::fault_in(&doc) {
+            return Err(Error::from_fault(url, action, fault));
+        }
+        if !self.status.is_success() {
+            return Err(status_error(url, self.status));
+        }
+        let node = match expect {
+            Expect::Payload(namespaces, name) => soap::payload(&doc, namespaces, name),
+            Expect::Body => soap::body(&doc),
+        }
+        .map_err(malformed)?;
+        read(node).map_err(malformed)
     }
 }
 
-/// Parses `text` and hands the Body's `name` element to `read`; every failure is
-/// [`Error::Malformed`] naming `url`.
+/// The error for an HTTP error status without a SOAP fault.
+fn status_error(url: &str, status: StatusCode) -> Error {
+    if status == StatusCode::UNAUTHORIZED {
+        Error::Unauthorized {
+            url: url.to_owned(),
+            detail: "HTTP 401".into(),
+            hint: HINT_HTTP_AUTH,
+        }
+    } else {
+        Error::Http {
+            url: url.to_owned(),
+            status: status.as_u16(),
+        }
+    }
+}
+
+/// A successful answer `text` from `url` read like [`Client::call`] reads it, for the readers'
+/// tests.
+#[cfg(test)]
 pub(crate) fn read_payload<T>(
     url: &Url,
     text: &str,
     namespaces: &[&str],
     name: &str,
-    read: impl FnOnce(roxmltree::Node<'_, '_>) -> Result<T, String>,
+    read: impl FnOnce(Node<'_, '_>) -> Result<T, String>,
 ) -> Result<T, Error> {
-    let malformed = |what: String| Error::Malformed {
-        url: redact(url),
-        what,
-    };
-    let doc = soap::parse(text).map_err(malformed)?;
-    let node = soap::payload(&doc, namespaces, name).map_err(malformed)?;
-    read(node).map_err(malformed)
+    Answer::new(StatusCode::OK, text.as_bytes().to_vec()).read(
+        &redact(url),
+        "test",
+        Expect::Payload(namespaces, name),
+        read,
+    )
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::document;
     use super::*;
 
+    const OK: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x/></s:Body></s:Envelope>"#;
+    const NOT_AUTHORIZED: &str = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"#;
+
+    fn answer(status: u16, text: &str) -> Answer {
+        Answer::new(StatusCode::from_u16(status).unwrap(), text.into())
+    }
+
+    /// How many documents `f` parses (counted by [`super::super::document::parse`]).
+    fn parses<T>(f: impl FnOnce() -> T) -> (T, usize) {
+        let before = document::PARSED.with(|p| p.get());
+        let out = f();
+        (out, document::PARSED.with(|p| p.get()) - before)
+    }
+
     #[test]
-    fn classify_sorts_answers() {
-        let ok = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><x/></s:Body></s:Envelope>"#;
-        let fault = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><s:Fault><s:Code><s:Value>s:Sender</s:Value><s:Subcode><s:Value>ter:NotAuthorized</s:Value></s:Subcode></s:Code><s:Reason><s:Text>no</s:Text></s:Reason></s:Fault></s:Body></s:Envelope>"#;
-        let c = |status: u16, text: &str| {
-            classify(
-                "u",
-                "a",
-                StatusCode::from_u16(status).unwrap(),
-                text.to_owned(),
-            )
-        };
-        assert!(c(200, ok).is_ok());
+    fn answers_are_sorted() {
+        let c =
+            |status: u16, text: &str| answer(status, text).read("u", "a", Expect::Body, |_| Ok(()));
+        assert!(c(200, OK).is_ok());
         // A fault wins whatever the status (Hikvision answers 400, others 500 or even 200).
         for status in [200, 400, 401, 500] {
-            assert!(c(status, fault).unwrap_err().is_soap_auth(), "{status}");
+            assert!(
+                c(status, NOT_AUTHORIZED).unwrap_err().is_soap_auth(),
+                "{status}"
+            );
         }
         assert!(matches!(c(200, "garbage"), Err(Error::Malformed { .. })));
         assert!(matches!(c(200, "<html/>"), Err(Error::Malformed { .. })));
@@ -395,9 +512,60 @@ mod tests {
             c(500, "oops"),
             Err(Error::Http { status: 500, .. })
         ));
-        assert!(matches!(c(404, ok), Err(Error::Http { status: 404, .. })));
+        assert!(matches!(c(404, OK), Err(Error::Http { status: 404, .. })));
         let err = c(401, "").unwrap_err();
         assert!(matches!(err, Error::Unauthorized { .. }) && !err.is_soap_auth());
+        let missing = answer(200, OK).read("u", "a", Expect::Payload(&["urn:x"], "R"), |_| Ok(()));
+        let err = missing.unwrap_err();
+        assert!(err.to_string().contains("no R in the answer"), "{err}");
+        let refused = answer(200, OK).read("u", "a", Expect::Body, |_| Err::<(), _>("bad".into()));
+        assert!(matches!(refused, Err(Error::Malformed { what, .. }) if what == "bad"));
+    }
+
+    #[test]
+    fn an_answer_is_parsed_once_and_its_payload_read_from_that_document() {
+        let text = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"><s:Body><r:R xmlns:r="urn:r"><r:V>42</r:V></r:R></s:Body></s:Envelope>"#;
+        let (value, count) = parses(|| {
+            answer(200, text).read("u", "a", Expect::Payload(&["urn:r"], "R"), |r| {
+                Ok(r.first_element_child()
+                    .and_then(|v| v.text())
+                    .map(str::to_owned))
+            })
+        });
+        assert_eq!(value.unwrap().as_deref(), Some("42"));
+        assert_eq!(count, 1);
+    }
+
+    #[test]
+    fn a_fault_is_classified_from_the_same_parsed_document() {
+        let lost = r#"<env:Envelope xmlns:env="http://www.w3.org/2003/05/soap-envelope" xmlns:wsrf-rw="http://docs.oasis-open.org/wsrf/rw-2"><env:Body><env:Fault><env:Code><env:Value>env:Receiver</env:Value><env:Subcode><env:Value>wsrf-rw:ResourceUnknownFault</env:Value></env:Subcode></env:Code><env:Reason><env:Text xml:lang="en">unknown subscription</env:Text></env:Reason></env:Fault></env:Body></env:Envelope>"#;
+        for status in [200, 400, 500] {
+            let read = std::cell::Cell::new(false);
+            let (result, count) = parses(|| {
+                answer(status, lost).read(
+                    "http://cam/sub",
+                    "a/PullMessagesRequest",
+                    Expect::Payload(&["urn:r"], "R"),
+                    |_| {
+                        read.set(true);
+                        Ok(())
+                    },
+                )
+            });
+            let err = result.unwrap_err();
+            assert_eq!(
+                err.retry(),
+                super::super::Retry::Resubscribe,
+                "{status}: {err}"
+            );
+            assert!(err.to_string().contains("unknown subscription"), "{err}");
+            assert_eq!(count, 1, "{status}");
+            assert!(!read.get(), "the operation read a fault");
+        }
+        let ((), count) = parses(|| {
+            let _ = answer(500, "not xml").read("u", "a", Expect::Body, |_| Ok(()));
+        });
+        assert_eq!(count, 1);
     }
 
     #[test]

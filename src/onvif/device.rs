@@ -5,7 +5,7 @@ use roxmltree::Node;
 use url::Url;
 
 use super::address::{configuration_url, rewrite_address};
-use super::client::{Call, read_payload};
+use super::client::{Call, Expect};
 use super::media::{MediaService, MediaVersion};
 use super::soap::{NS_DEVICE, NS_EVENTS, NS_MEDIA, NS_MEDIA2, NS_SCHEMA};
 use super::{Client, Error, dom, time};
@@ -174,54 +174,31 @@ fn normalise_mac(text: &str) -> Option<String> {
 impl Client {
     /// GetNetworkInterfaces: the camera's MAC address, for Home Assistant's device registry.
     pub async fn mac_address(&self) -> Result<Option<String>, Error> {
-        let text = self
-            .device_call(ACTION_INTERFACES, "<tds:GetNetworkInterfaces/>")
-            .await?;
-        read_payload(
+        let call = Call::new(
             self.device_url(),
-            &text,
-            &[NS_DEVICE],
-            "GetNetworkInterfacesResponse",
-            |r| Ok(parse_mac(r)),
-        )
-    }
-
-    /// An authenticated device-service call: sends `body`, returns the response text.
-    async fn device_call(&self, action: &str, body: &str) -> Result<String, Error> {
-        self.call(Call {
-            url: self.device_url(),
-            action,
-            body,
-            timeout: self.options().request_timeout,
-            addressing: None,
-            authenticate: true,
-        })
-        .await
+            ACTION_INTERFACES,
+            "<tds:GetNetworkInterfaces/>",
+            Expect::Payload(&[NS_DEVICE], "GetNetworkInterfacesResponse"),
+        );
+        self.call(call, |r| Ok(parse_mac(r))).await
     }
 
     /// GetSystemDateAndTime (unauthenticated): measures and stores the camera clock offset
     /// (camera UTC minus ours, at the middle of the round trip) and returns it.
     pub async fn sync_clock(&self) -> Result<SignedDuration, Error> {
-        let sent = Timestamp::now();
-        // Straight to one attempt: this call is what `call` uses to fix authentication.
-        let text = self
-            .call_once(&Call {
-                url: self.device_url(),
-                action: ACTION_TIME,
-                body: "<tds:GetSystemDateAndTime/>",
-                timeout: self.options().request_timeout,
-                addressing: None,
-                authenticate: false,
-            })
-            .await?;
-        let received = Timestamp::now();
-        let camera = read_payload(
+        let call = Call::new(
             self.device_url(),
-            &text,
-            &[NS_DEVICE],
-            "GetSystemDateAndTimeResponse",
-            parse_system_time,
-        )?;
+            ACTION_TIME,
+            "<tds:GetSystemDateAndTime/>",
+            Expect::Payload(&[NS_DEVICE], "GetSystemDateAndTimeResponse"),
+        )
+        .unauthenticated();
+        let sent = Timestamp::now();
+        // Straight to one attempt: this call is what `call` uses to fix authentication. The
+        // answer is read as it arrives, so its reception time is taken before parsing.
+        let (camera, received) = self
+            .call_once(&call, |r| Ok((parse_system_time(r)?, Timestamp::now())))
+            .await?;
         let middle = sent
             .checked_add(received.duration_since(sent) / 2)
             .unwrap_or(received);
@@ -250,41 +227,42 @@ impl Client {
             t.minute(),
             t.second()
         );
-        self.device_call(ACTION_SET_TIME, &body).await?;
+        let call = Call::new(self.device_url(), ACTION_SET_TIME, &body, Expect::Body);
+        self.call(call, |_| Ok(())).await?;
         self.sync_clock().await
     }
 
     /// GetDeviceInformation.
     pub async fn device_information(&self) -> Result<DeviceInfo, Error> {
-        let text = self
-            .device_call(ACTION_INFO, "<tds:GetDeviceInformation/>")
-            .await?;
         let device = self.device_url();
-        read_payload(
+        let call = Call::new(
             device,
-            &text,
-            &[NS_DEVICE],
-            "GetDeviceInformationResponse",
-            |r| Ok(parse_device_information(r, device)),
-        )
+            ACTION_INFO,
+            "<tds:GetDeviceInformation/>",
+            Expect::Payload(&[NS_DEVICE], "GetDeviceInformationResponse"),
+        );
+        self.call(call, |r| Ok(parse_device_information(r, device)))
+            .await
     }
 
     /// GetServices, falling back to GetCapabilities for cameras without it (or whose answer
     /// lacks the event service).
     pub async fn services(&self) -> Result<Services, Error> {
         let device = self.device_url();
+        let get_services = Call::new(
+            device,
+            ACTION_SERVICES,
+            "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>",
+            Expect::Payload(&[NS_DEVICE], "GetServicesResponse"),
+        );
         let from_services = match self
-            .device_call(
-                ACTION_SERVICES,
-                "<tds:GetServices><tds:IncludeCapability>false</tds:IncludeCapability></tds:GetServices>",
-            )
+            .call(get_services, |r| Ok(parse_services(r, device)))
             .await
         {
-            Ok(text) => read_payload(device, &text, &[NS_DEVICE], "GetServicesResponse", |r| {
-                Ok(parse_services(r, device))
-            })
-            .ok(),
-            Err(e @ (Error::Unauthorized { .. } | Error::Transport { .. } | Error::Timeout { .. })) => {
+            Ok(services) => Some(services),
+            Err(
+                e @ (Error::Unauthorized { .. } | Error::Transport { .. } | Error::Timeout { .. }),
+            ) => {
                 return Err(e);
             }
             Err(e) => {
@@ -297,21 +275,15 @@ impl Client {
         {
             return Ok(services.clone());
         }
+        let get_capabilities = Call::new(
+            device,
+            ACTION_CAPABILITIES,
+            "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>",
+            Expect::Payload(&[NS_DEVICE], "GetCapabilitiesResponse"),
+        );
         let caps = self
-            .device_call(
-                ACTION_CAPABILITIES,
-                "<tds:GetCapabilities><tds:Category>All</tds:Category></tds:GetCapabilities>",
-            )
-            .await
-            .and_then(|text| {
-                read_payload(
-                    device,
-                    &text,
-                    &[NS_DEVICE],
-                    "GetCapabilitiesResponse",
-                    |r| Ok(parse_capabilities(r, device)),
-                )
-            });
+            .call(get_capabilities, |r| Ok(parse_capabilities(r, device)))
+            .await;
         let caps = match (caps, from_services.clone()) {
             (Ok(caps), _) => caps,
             (Err(_), Some(services)) => return Ok(services),

@@ -26,6 +26,13 @@ pub const MAX_NAMESPACE_DECLARATIONS: usize = 1024;
 /// keeps hostile input from using unbounded memory.
 pub const MAX_NODES: u32 = 200_000;
 
+#[cfg(test)]
+thread_local! {
+    /// Documents [`parse`] was asked for on this thread: tests check that an answer is parsed
+    /// once.
+    pub(crate) static PARSED: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
 /// Why a document was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum XmlError {
@@ -43,6 +50,8 @@ pub enum XmlError {
 /// Parses untrusted `text` after checking it against the limits of this module. DTDs are
 /// refused (roxmltree's `allow_dtd: false`), so no entity is ever expanded.
 pub fn parse(text: &str) -> Result<Document<'_>, XmlError> {
+    #[cfg(test)]
+    PARSED.with(|p| p.set(p.get() + 1));
     check(text)?;
     let options = ParsingOptions {
         allow_dtd: false,

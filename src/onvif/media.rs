@@ -5,7 +5,7 @@ use roxmltree::Node;
 use url::Url;
 
 use super::address::rewrite_address;
-use super::client::{Call, read_payload};
+use super::client::{Call, Expect};
 use super::soap::{NS_MEDIA, NS_MEDIA2, NS_SCHEMA};
 use super::{Client, Error, dom};
 
@@ -114,11 +114,14 @@ impl Client {
                 format!("{NS_MEDIA2}/GetProfiles"),
             ),
         };
-        let text = self.media_call(&media.url, &action, body).await?;
         let ns = [media.version.namespace()];
-        read_payload(&media.url, &text, &ns, "GetProfilesResponse", |r| {
-            Ok(parse_profiles(r))
-        })
+        let call = Call::new(
+            &media.url,
+            &action,
+            body,
+            Expect::Payload(&ns, "GetProfilesResponse"),
+        );
+        self.call(call, |r| Ok(parse_profiles(r))).await
     }
 
     /// GetSnapshotUri for `profile_token`, rewritten like a service address.
@@ -133,23 +136,17 @@ impl Client {
             escape(profile_token)
         );
         let action = format!("{}/GetSnapshotUri", media.version.namespace());
-        let text = self.media_call(&media.url, &action, &body).await?;
         let ns = [media.version.namespace()];
-        read_payload(&media.url, &text, &ns, "GetSnapshotUriResponse", |r| {
+        let call = Call::new(
+            &media.url,
+            &action,
+            &body,
+            Expect::Payload(&ns, "GetSnapshotUriResponse"),
+        );
+        self.call(call, |r| {
             let uri = parse_snapshot_uri(r).ok_or("GetSnapshotUriResponse without a Uri")?;
             rewrite_address(&uri, self.device_url())
                 .ok_or_else(|| format!("snapshot URI {uri:?} is not an http(s) URL"))
-        })
-    }
-
-    async fn media_call(&self, url: &Url, action: &str, body: &str) -> Result<String, Error> {
-        self.call(Call {
-            url,
-            action,
-            body,
-            timeout: self.options().request_timeout,
-            addressing: None,
-            authenticate: true,
         })
         .await
     }

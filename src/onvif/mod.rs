@@ -10,6 +10,8 @@
 //!
 //! - [`client`]: [`Client`], one per camera: HTTP, authentication, the clock offset, SOAP calls
 //!   (plain HTTP with Digest/Basic and capped reads in the private `http` and `auth` files).
+//!   Each answer is parsed once; its fault, or the element the operation asked for, is read
+//!   from that one document.
 //! - [`soap`]: envelopes out, envelopes and faults in (pure).
 //! - [`wsse`]: the WS-UsernameToken `PasswordDigest` (pure).
 //! - [`device`], [`media`]: device information, service addresses, profiles, snapshot URIs.
@@ -20,7 +22,8 @@
 //! - [`address`]: service-address repair and NAT rewriting (pure).
 //! - [`time`]: `xsd:duration` and `xsd:dateTime` as cameras write them (pure).
 //! - [`error`]: [`Error`] and the [`Retry`] advice supervisors act on.
-//! - [`xml`], [`notification`]: NotificationMessage parsing.
+//! - [`xml`], [`notification`]: NotificationMessage parsing; ElementItems are read into items
+//!   there, so no XML text leaves this module.
 //! - [`document`]: every untrusted XML text is parsed there, under size and shape limits.
 //!
 //! The rest of the program sees only [`Client`], [`Subscription`], [`Notification`] and

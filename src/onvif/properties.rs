@@ -7,7 +7,7 @@
 use roxmltree::Node;
 use url::Url;
 
-use super::client::{Call, read_payload};
+use super::client::{Call, Expect};
 use super::soap::{NS_EVENTS, NS_SCHEMA, NS_TOPICS, NS_WSTOP};
 use super::{Client, Error, dom};
 
@@ -69,29 +69,21 @@ fn prefix_for(node: Node<'_, '_>, uri: &str) -> Option<String> {
 impl Client {
     /// GetEventProperties on the event service at `events`: the topics the camera advertises.
     pub async fn event_topics(&self, events: &Url) -> Result<Vec<String>, Error> {
-        let text = self
-            .call(Call {
-                url: events,
-                action: ACTION,
-                body: "<tev:GetEventProperties/>",
-                timeout: self.options().request_timeout,
-                addressing: Some((events.as_str(), &[])),
-                authenticate: true,
-            })
-            .await?;
-        read_payload(
+        let call = Call::new(
             events,
-            &text,
-            &[NS_EVENTS],
-            "GetEventPropertiesResponse",
-            |r| Ok(topics_in(r)),
+            ACTION,
+            "<tev:GetEventProperties/>",
+            Expect::Payload(&[NS_EVENTS], "GetEventPropertiesResponse"),
         )
+        .addressed(events.as_str(), &[]);
+        self.call(call, |r| Ok(topics_in(r))).await
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::onvif::client::read_payload;
 
     const RESPONSE: &str = r#"<?xml version="1.0" encoding="UTF-8"?>
 <SOAP-ENV:Envelope xmlns:SOAP-ENV="http://www.w3.org/2003/05/soap-envelope"

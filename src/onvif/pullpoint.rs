@@ -13,7 +13,7 @@ use tokio::time::Instant;
 use url::Url;
 
 use super::address::rewrite_address;
-use super::client::{Call, read_payload};
+use super::client::{Call, Expect};
 use super::soap::{NS_EVENTS, NS_WSA, NS_WSA_2004, NS_WSNT};
 use super::subscription::{Granted, Subscription};
 use super::{Client, Error, Notification, dom, time, xml};
@@ -103,26 +103,6 @@ pub fn parse_pull(response: Node<'_, '_>) -> PullResult {
 }
 
 impl Client {
-    async fn event_call(
-        &self,
-        url: &Url,
-        to: &str,
-        action: &str,
-        body: &str,
-        reference_parameters: &[String],
-        timeout: Duration,
-    ) -> Result<String, Error> {
-        self.call(Call {
-            url,
-            action,
-            body,
-            timeout,
-            addressing: Some((to, reference_parameters)),
-            authenticate: true,
-        })
-        .await
-    }
-
     /// A termination time for `lifetime`: relative (`PT600S`) unless this camera refused that.
     fn termination(&self, lifetime: Duration, absolute: bool) -> String {
         if absolute {
@@ -135,14 +115,10 @@ impl Client {
 
     /// Runs `attempt` with a relative termination time, and again with an absolute one when the
     /// camera faults on the relative form (some do; python-onvif-zeep-async does the same).
-    async fn with_termination<F, Fut>(
-        &self,
-        lifetime: Duration,
-        attempt: F,
-    ) -> Result<String, Error>
+    async fn with_termination<T, F, Fut>(&self, lifetime: Duration, attempt: F) -> Result<T, Error>
     where
         F: Fn(String) -> Fut,
-        Fut: Future<Output = Result<String, Error>>,
+        Fut: Future<Output = Result<T, Error>>,
     {
         let style = self.absolute_times();
         if style.load(Ordering::Relaxed) {
@@ -169,24 +145,23 @@ impl Client {
         lifetime: Duration,
     ) -> Result<Subscription, Error> {
         let lifetime = lifetime.max(MIN_SUBSCRIPTION);
-        let timeout = self.options().request_timeout;
-        let text = self
+        let device = self.device_url();
+        let created = self
             .with_termination(lifetime, |t| async move {
                 let body = format!(
                     "<tev:CreatePullPointSubscription><tev:InitialTerminationTime>{t}</tev:InitialTerminationTime></tev:CreatePullPointSubscription>"
                 );
-                self.event_call(events, events.as_str(), ACTION_CREATE, &body, &[], timeout).await
+                let call = Call::new(
+                    events,
+                    ACTION_CREATE,
+                    &body,
+                    Expect::Payload(&[NS_EVENTS], "CreatePullPointSubscriptionResponse"),
+                )
+                .addressed(events.as_str(), &[]);
+                self.call(call, |r| parse_created(r, device)).await
             })
             .await?;
         let now = Instant::now();
-        let device = self.device_url();
-        let created = read_payload(
-            events,
-            &text,
-            &[NS_EVENTS],
-            "CreatePullPointSubscriptionResponse",
-            |r| parse_created(r, device),
-        )?;
         Ok(Subscription::new(
             created.address,
             created.reference_parameters,
@@ -209,21 +184,14 @@ impl Client {
             "<tev:PullMessages><tev:Timeout>{}</tev:Timeout><tev:MessageLimit>{limit}</tev:MessageLimit></tev:PullMessages>",
             time::format_duration(timeout)
         );
-        let text = self
-            .subscription_call(
-                sub,
-                ACTION_PULL,
-                &body,
-                timeout + self.options().pull_margin,
-            )
-            .await?;
-        read_payload(
-            &sub.address,
-            &text,
-            &[NS_EVENTS],
-            "PullMessagesResponse",
-            |r| Ok(parse_pull(r)),
+        let call = Call::on_subscription(
+            sub,
+            ACTION_PULL,
+            &body,
+            Expect::Payload(&[NS_EVENTS], "PullMessagesResponse"),
         )
+        .timeout(timeout + self.options().pull_margin);
+        self.call(call, |r| Ok(parse_pull(r))).await
     }
 
     /// Renew for `lifetime`; returns the subscription with its new expiry.
@@ -233,65 +201,41 @@ impl Client {
         lifetime: Duration,
     ) -> Result<Subscription, Error> {
         let lifetime = lifetime.max(MIN_SUBSCRIPTION);
-        let timeout = self.options().request_timeout;
-        let text = self
+        let granted = self
             .with_termination(lifetime, |t| async move {
                 let body = format!(
                     "<wsnt:Renew><wsnt:TerminationTime>{t}</wsnt:TerminationTime></wsnt:Renew>"
                 );
-                self.subscription_call(sub, ACTION_RENEW, &body, timeout)
-                    .await
+                let call = Call::on_subscription(
+                    sub,
+                    ACTION_RENEW,
+                    &body,
+                    Expect::Payload(&[NS_WSNT], "RenewResponse"),
+                );
+                self.call(call, |r| Ok(granted(r))).await
             })
             .await?;
         let now = Instant::now();
-        let granted = read_payload(&sub.address, &text, &[NS_WSNT], "RenewResponse", |r| {
-            Ok(granted(r))
-        })?;
         Ok(sub.renewed(granted, lifetime, now))
     }
 
     /// Unsubscribe (best effort at shutdown; the caller bounds it with its own deadline).
     pub async fn unsubscribe(&self, sub: &Subscription) -> Result<(), Error> {
-        let timeout = self.options().request_timeout;
-        self.subscription_call(sub, ACTION_UNSUBSCRIBE, "<wsnt:Unsubscribe/>", timeout)
-            .await
-            .map(|_| ())
+        let call =
+            Call::on_subscription(sub, ACTION_UNSUBSCRIBE, "<wsnt:Unsubscribe/>", Expect::Body);
+        self.call(call, |_| Ok(())).await
     }
 
     /// SetSynchronizationPoint: asks the camera to resend the current state of every property
     /// (as `Initialized` messages).
     pub async fn set_synchronization_point(&self, sub: &Subscription) -> Result<(), Error> {
-        let timeout = self.options().request_timeout;
-        self.subscription_call(sub, ACTION_SYNC, "<tev:SetSynchronizationPoint/>", timeout)
-            .await
-            .map(|_| ())
-    }
-
-    /// A call on the subscription address; HTTP 404 there means the subscription is gone.
-    async fn subscription_call(
-        &self,
-        sub: &Subscription,
-        action: &str,
-        body: &str,
-        timeout: Duration,
-    ) -> Result<String, Error> {
-        match self
-            .event_call(
-                &sub.address,
-                &sub.endpoint,
-                action,
-                body,
-                &sub.reference_parameters,
-                timeout,
-            )
-            .await
-        {
-            Err(Error::Http { url, status: 404 }) => Err(Error::SubscriptionLost {
-                url,
-                reason: "HTTP 404 on the subscription address".into(),
-            }),
-            other => other,
-        }
+        let call = Call::on_subscription(
+            sub,
+            ACTION_SYNC,
+            "<tev:SetSynchronizationPoint/>",
+            Expect::Body,
+        );
+        self.call(call, |_| Ok(())).await
     }
 }
 

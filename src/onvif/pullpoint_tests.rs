@@ -1,6 +1,7 @@
 //! CreatePullPointSubscription and PullMessages answers in several vendor styles.
 
 use super::*;
+use crate::onvif::client::read_payload;
 
 fn configured() -> Url {
     "http://door.example:8080/onvif/device_service"
