@@ -20,6 +20,9 @@ pub const MAX_DOCUMENT: usize = 64 * 1024;
 /// The topic prefix of Hikvision notifications.
 pub const TOPIC_PREFIX: &str = "hikvision:";
 
+/// Most whitespace between a JSON part's `{` and its first key (real ones have two bytes).
+const MAX_JSON_LEAD: usize = 64;
+
 const XML_START: &[u8] = b"<EventNotificationAlert";
 const XML_END: &[u8] = b"</EventNotificationAlert>";
 
@@ -61,6 +64,15 @@ enum Doc {
     },
 }
 
+/// Where the document at the start of the buffer ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    /// Complete: its end, exclusive.
+    Found(usize),
+    /// Not a document after all: skip to here.
+    Abort(usize),
+}
+
 /// The alert reader. Feed it chunks with [`AlertReader::feed`].
 #[derive(Debug, Default)]
 pub struct AlertReader {
@@ -96,7 +108,16 @@ impl AlertReader {
                 return;
             }
             match self.find_end() {
-                Some(end) => {
+                Some(End::Abort(at)) => {
+                    out(Alert::Garbage(AlertError::Json(
+                        "a part boundary inside the object".into(),
+                    )));
+                    self.buf.drain(..at);
+                    self.doc = None;
+                    self.scanned = 0;
+                    self.at_line_start = true;
+                }
+                Some(End::Found(end)) => {
                     let bytes: Vec<u8> = self.buf.drain(..end).collect();
                     let kind = self.doc.take();
                     self.scanned = 0;
@@ -124,14 +145,17 @@ impl AlertReader {
     /// Drops bytes before the next document start; whether one is at `buf[0]` now.
     fn find_start(&mut self) -> bool {
         let xml = find(&self.buf, XML_START);
-        let json = self.buf.iter().enumerate().position(|(i, &b)| {
-            b == b'{'
-                && if i == 0 {
-                    self.at_line_start
-                } else {
-                    self.buf[i - 1] == b'\n'
-                }
-        });
+        let json = (0..self.buf.len()).find(|&i| self.json_starts_at(i) != Some(false));
+        if let Some(j) = json.filter(|&j| self.json_starts_at(j).is_none())
+            && xml.is_none_or(|x| j < x)
+        {
+            // Undecided until the next byte that is not whitespace arrives.
+            if j > 0 {
+                self.at_line_start = self.buf[j - 1] == b'\n';
+                self.buf.drain(..j);
+            }
+            return false;
+        }
         let (at, doc) = match (xml, json) {
             (Some(x), Some(j)) if j < x => (
                 j,
@@ -170,21 +194,53 @@ impl AlertReader {
         true
     }
 
+    /// Whether a JSON object starts at `buf[i]`: a `{` that starts a line, followed by a `"`
+    /// or `}` after optional whitespace; `None` while that byte has not arrived. A JPEG part
+    /// may hold `\n{`, but rarely `\n{"`.
+    fn json_starts_at(&self, i: usize) -> Option<bool> {
+        let line_start = if i == 0 {
+            self.at_line_start
+        } else {
+            self.buf[i - 1] == b'\n'
+        };
+        if self.buf[i] != b'{' || !line_start {
+            return Some(false);
+        }
+        let after = &self.buf[i + 1..];
+        match after.iter().find(|b| !b.is_ascii_whitespace()) {
+            Some(b) => Some(matches!(b, b'"' | b'}')),
+            None if after.len() > MAX_JSON_LEAD => Some(false),
+            None => None,
+        }
+    }
+
     /// The end (exclusive) of the document at `buf[0]`, if it is all there.
-    fn find_end(&mut self) -> Option<usize> {
+    fn find_end(&mut self) -> Option<End> {
         match self.doc? {
             Doc::Xml => {
                 let from = self.scanned.saturating_sub(XML_END.len());
                 let end = find(&self.buf[from..], XML_END).map(|i| from + i + XML_END.len());
                 self.scanned = self.buf.len();
-                end
+                end.map(End::Found)
             }
             Doc::Json {
                 mut depth,
                 mut in_string,
                 mut escaped,
             } => {
-                for (i, &b) in self.buf.iter().enumerate().skip(self.scanned) {
+                let mut i = self.scanned;
+                while i < self.buf.len() {
+                    let b = self.buf[i];
+                    if b == b'\n' {
+                        // JSON holds no raw newline in a string, and no line starts with
+                        // `--`: a boundary here means the object was not JSON after all.
+                        match self.buf.get(i + 1..i + 3) {
+                            None => break,
+                            Some(b"--") => return Some(End::Abort(i + 1)),
+                            Some(_) => {}
+                        }
+                    }
+                    i += 1;
                     if in_string {
                         match (escaped, b) {
                             (true, _) => escaped = false,
@@ -199,14 +255,14 @@ impl AlertReader {
                             b'}' | b']' => {
                                 depth = depth.saturating_sub(1);
                                 if depth == 0 {
-                                    return Some(i + 1);
+                                    return Some(End::Found(i));
                                 }
                             }
                             _ => {}
                         }
                     }
                 }
-                self.scanned = self.buf.len();
+                self.scanned = i;
                 self.doc = Some(Doc::Json {
                     depth,
                     in_string,
@@ -496,6 +552,43 @@ mod tests {
         );
         assert!(!out.is_empty());
         out.clear();
+        r.feed(part("application/xml", VMD_V20).as_bytes(), &mut |a| {
+            out.push(a)
+        });
+        assert!(matches!(out[..], [Alert::Event(_)]), "{out:?}");
+    }
+
+    #[test]
+    fn a_json_start_cut_off_by_a_boundary_is_skipped_and_the_next_part_read() {
+        let json = "{\"eventType\":\"VMD\",\"eventState\":\"active\"}";
+        let stream = format!(
+            "\n{{\"broken\": [1, 2,\r\n{}",
+            part("application/json", json)
+        );
+        let out = read_in(&[stream.as_bytes()]);
+        assert!(
+            matches!(out[0], Alert::Garbage(AlertError::Json(_))),
+            "{out:?}"
+        );
+        assert!(
+            matches!(&out[1], Alert::Event(n) if n.topic == "hikvision:VMD"),
+            "{out:?}"
+        );
+        for size in [1, 2, 7] {
+            let chunks: Vec<&[u8]> = stream.as_bytes().chunks(size).collect();
+            assert_eq!(read_in(&chunks), out, "chunks of {size}");
+        }
+    }
+
+    #[test]
+    fn a_brace_followed_by_endless_whitespace_is_not_held() {
+        let mut r = AlertReader::new();
+        let mut out = Vec::new();
+        r.feed(b"\n{", &mut |a| out.push(a));
+        for _ in 0..10_000 {
+            r.feed(b" ", &mut |a| out.push(a));
+            assert!(r.buf.len() <= MAX_JSON_LEAD + XML_START.len() + 2);
+        }
         r.feed(part("application/xml", VMD_V20).as_bytes(), &mut |a| {
             out.push(a)
         });
