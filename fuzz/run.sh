@@ -12,6 +12,9 @@ case $target in
   soap_response) seeds=(seeds/soap_response ../tests/fixtures/onvif) dict=xml.dict max_len=16384 ;;
   wsdiscovery) seeds=(seeds/wsdiscovery ../tests/fixtures/onvif) dict=xml.dict max_len=16384 ;;
   http_auth) seeds=(seeds/http_auth) dict=auth.dict max_len=4096 ;;
+  dahua_stream) seeds=(seeds/dahua_stream) dict=vendor.dict max_len=16384 ;;
+  dahua_code) seeds=(seeds/dahua_code) dict=vendor.dict max_len=4096 ;;
+  hikvision_alert) seeds=(seeds/hikvision_alert) dict=vendor.dict max_len=16384 ;;
   config)
     seeds=(../tests/fixtures/config) dict=config.dict max_len=4096
     extra=(-seed_inputs=../config.example.toml)

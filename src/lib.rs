@@ -21,6 +21,9 @@
 //!   the data table in [`rules`].
 //! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
 //! - [`sim`]: a simulated ONVIF doorbell (real SOAP over HTTP) for tests and `demo`.
+//! - [`vendor`]: what the vendor event sources share: code tables, one ring per press.
+//! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
+//! - [`hikvision`]: the Hikvision alert stream and door-station call status, event table.
 //! - [`secret`], [`units`]: small building blocks.
 
 #![warn(missing_docs)]
@@ -33,8 +36,10 @@ pub mod camera;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod dahua;
 pub mod event;
 pub mod health;
+pub mod hikvision;
 pub mod limits;
 pub mod logging;
 pub mod metrics;
@@ -47,3 +52,4 @@ pub mod secret;
 pub mod sim;
 pub mod snapshot;
 pub mod units;
+pub mod vendor;
