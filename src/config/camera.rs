@@ -6,9 +6,10 @@ use std::time::Duration;
 use url::Url;
 
 use super::{
-    CameraConfig, ConfigError, Ctx, DEFAULT_DRIFT_THRESHOLD, DEFAULT_MAX_BACKOFF,
-    DEFAULT_MESSAGE_LIMIT, DEFAULT_PULL_TIMEOUT, DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION,
-    MAX_SNAPSHOT_SIZE, RuleAction, SnapshotConfig, UserRule, raw, redact_url,
+    Api, CALL_POLL_RANGE, CameraConfig, ConfigError, Ctx, DEFAULT_CALL_POLL,
+    DEFAULT_DRIFT_THRESHOLD, DEFAULT_MAX_BACKOFF, DEFAULT_MESSAGE_LIMIT, DEFAULT_PULL_TIMEOUT,
+    DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION, MAX_SNAPSHOT_SIZE, RuleAction, SnapshotConfig,
+    UserRule, raw, redact_url,
 };
 use crate::event::{CameraId, Kind};
 
@@ -37,6 +38,41 @@ pub(super) fn validate_camera(
     let message_limit = c.message_limit.unwrap_or(DEFAULT_MESSAGE_LIMIT);
     if !(1..=1000).contains(&message_limit) {
         return Err(ctx.err(k("message_limit"), "must be between 1 and 1000"));
+    }
+    let api = match c.api.as_deref() {
+        None => Api::Auto,
+        Some(text) => text.parse::<Api>().map_err(|m| ctx.err(k("api"), m))?,
+    };
+    let channel = match c.channel {
+        Some(_) if api == Api::Onvif => {
+            return Err(ctx.err(
+                k("channel"),
+                "is read only by the dahua and hikvision APIs, and api is \"onvif\"; remove channel or set api",
+            ));
+        }
+        Some(0) => {
+            return Err(ctx.err(
+                k("channel"),
+                "channels count from 1 (the first camera of an NVR is channel 1)",
+            ));
+        }
+        other => other,
+    };
+    if c.call_poll.is_some() && !matches!(api, Api::Auto | Api::Hikvision) {
+        return Err(ctx.err(
+            k("call_poll"),
+            format!(
+                "is read only by the hikvision API, and api is \"{}\"; remove call_poll or set api = \"hikvision\"",
+                api.as_str()
+            ),
+        ));
+    }
+    let call_poll = ctx.duration(
+        &k("call_poll"),
+        c.call_poll.as_deref().unwrap_or(DEFAULT_CALL_POLL),
+    )?;
+    if !CALL_POLL_RANGE.contains(&call_poll) {
+        return Err(ctx.err(k("call_poll"), "must be between 500ms and 5s"));
     }
     let snapshot = validate_snapshot(ctx, i, c.snapshot.unwrap_or_default())?;
     let mut rules = Vec::with_capacity(c.rules.len());
@@ -69,6 +105,9 @@ pub(super) fn validate_camera(
         ring_input: c.ring_input.filter(|s| !s.is_empty()),
         hold: kind_durations(ctx, &k("hold"), c.hold)?,
         auto_clear: kind_durations(ctx, &k("auto_clear"), c.auto_clear)?,
+        api,
+        channel,
+        call_poll,
     })
 }
 

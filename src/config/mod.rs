@@ -53,6 +53,11 @@ pub const DEFAULT_SUBSCRIPTION: &str = "10m";
 pub const DEFAULT_MAX_BACKOFF: &str = "60s";
 /// Default camera clock drift that is reported.
 pub const DEFAULT_DRIFT_THRESHOLD: &str = "5s";
+/// Default Hikvision door station call-status poll interval.
+pub const DEFAULT_CALL_POLL: &str = "1s";
+/// Range of `call_poll`: faster costs the door station, slower delays the ring.
+pub const CALL_POLL_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(500)..=Duration::from_secs(5);
 /// Default largest snapshot.
 pub const DEFAULT_SNAPSHOT_MAX_SIZE: &str = "8MiB";
 /// Largest `snapshot.max_size` accepted: [`crate::limits::MAX_SNAPSHOT_BYTES`], the bound the
@@ -165,6 +170,89 @@ pub struct CameraConfig {
     pub hold: BTreeMap<Kind, Duration>,
     /// Per-kind auto-clear for states some firmware never clears (Uniview person).
     pub auto_clear: BTreeMap<Kind, Duration>,
+    /// Which API delivers the camera's events besides ONVIF.
+    pub api: Api,
+    /// The channel (1-based) of an NVR or multi-channel device whose events are this camera's;
+    /// `None`: every channel's.
+    pub channel: Option<u32>,
+    /// How often a Hikvision door station's call status is polled.
+    pub call_poll: Duration,
+}
+
+/// Which API delivers a camera's events (`api` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Api {
+    /// The ONVIF manufacturer decides (GetDeviceInformation): Dahua, Amcrest, Imou, Lorex ->
+    /// [`Api::Dahua`]; Hikvision, EZVIZ -> [`Api::Hikvision`]; anything else [`Api::Onvif`].
+    #[default]
+    Auto,
+    /// ONVIF only.
+    Onvif,
+    /// ONVIF where the device answers it, plus the Dahua HTTP event stream.
+    Dahua,
+    /// ONVIF where the device answers it, plus the Hikvision alert stream and call status.
+    Hikvision,
+}
+
+impl Api {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Api::Auto => "auto",
+            Api::Onvif => "onvif",
+            Api::Dahua => "dahua",
+            Api::Hikvision => "hikvision",
+        }
+    }
+
+    /// What `auto` becomes for a device whose ONVIF manufacturer is `manufacturer`, with the
+    /// reason for the log and `check`. Any other value is returned as it is.
+    pub fn resolve(self, manufacturer: Option<&str>) -> (Api, String) {
+        if self != Api::Auto {
+            return (self, format!("api = \"{}\" in the config", self.as_str()));
+        }
+        let Some(m) = manufacturer.map(str::trim).filter(|m| !m.is_empty()) else {
+            return (
+                Api::Onvif,
+                "api = \"auto\" and the device names no manufacturer".into(),
+            );
+        };
+        let lower = m.to_ascii_lowercase();
+        let api = AUTO_API
+            .iter()
+            .find(|(name, _)| lower.contains(name))
+            .map_or(Api::Onvif, |(_, api)| *api);
+        (
+            api,
+            format!("api = \"auto\" and the ONVIF manufacturer is {m:?}"),
+        )
+    }
+}
+
+/// Manufacturer (lower case, contained in GetDeviceInformation's) -> API, for `api = "auto"`.
+/// Imou and Lorex sell Dahua firmware; EZVIZ Hikvision's (docs/cameras.md).
+pub const AUTO_API: &[(&str, Api)] = &[
+    ("dahua", Api::Dahua),
+    ("amcrest", Api::Dahua),
+    ("imou", Api::Dahua),
+    ("lorex", Api::Dahua),
+    ("hikvision", Api::Hikvision),
+    ("ezviz", Api::Hikvision),
+];
+
+impl std::str::FromStr for Api {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Api::Auto, Api::Onvif, Api::Dahua, Api::Hikvision]
+            .into_iter()
+            .find(|a| a.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!(
+                    "{s:?} is not an API; write \"auto\", \"onvif\", \"dahua\" or \"hikvision\""
+                )
+            })
+    }
 }
 
 /// When and how snapshots are taken for one camera.

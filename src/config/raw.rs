@@ -89,6 +89,9 @@ pub struct RawCamera {
     pub hold: BTreeMap<String, String>,
     #[serde(default)]
     pub auto_clear: BTreeMap<String, String>,
+    pub api: Option<String>,
+    pub channel: Option<u32>,
+    pub call_poll: Option<String>,
 }
 
 /// `[cameras.snapshot]`.

@@ -159,3 +159,65 @@ fn password_files_are_read_only_up_to_a_bound() {
     let err = parse(&text).unwrap_err().to_string();
     assert!(err.contains("password_file"), "{err}");
 }
+
+#[test]
+fn api_channel_and_call_poll_are_read_and_checked() {
+    let c = parse(MINIMAL).unwrap();
+    assert_eq!(c.cameras[0].api, Api::Auto);
+    assert_eq!(c.cameras[0].channel, None);
+    assert_eq!(c.cameras[0].call_poll, Duration::from_secs(1));
+    let c = parse(&format!(
+        "{MINIMAL}api = \"hikvision\"\nchannel = 2\ncall_poll = \"500ms\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.cameras[0].api, Api::Hikvision);
+    assert_eq!(c.cameras[0].channel, Some(2));
+    assert_eq!(c.cameras[0].call_poll, Duration::from_millis(500));
+    for (extra, key, hint) in [
+        ("api = \"reolink\"", "cameras[0].api", "\"dahua\""),
+        (
+            "api = \"onvif\"\nchannel = 1",
+            "cameras[0].channel",
+            "set api",
+        ),
+        ("channel = 0", "cameras[0].channel", "count from 1"),
+        (
+            "api = \"dahua\"\ncall_poll = \"1s\"",
+            "cameras[0].call_poll",
+            "api = \"hikvision\"",
+        ),
+        (
+            "call_poll = \"10s\"",
+            "cameras[0].call_poll",
+            "between 500ms and 5s",
+        ),
+    ] {
+        let err = parse(&format!("{MINIMAL}{extra}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains(hint), "{extra}: {err}");
+    }
+}
+
+#[test]
+fn auto_api_follows_the_onvif_manufacturer() {
+    assert!(!AUTO_API.is_empty());
+    for (manufacturer, want) in [
+        (Some("Amcrest"), Api::Dahua),
+        (Some("Dahua"), Api::Dahua),
+        (Some("IMOU"), Api::Dahua),
+        (Some("Lorex Technology Inc."), Api::Dahua),
+        (Some("HIKVISION"), Api::Hikvision),
+        (Some("EZVIZ"), Api::Hikvision),
+        (Some("Reolink"), Api::Onvif),
+        (Some(""), Api::Onvif),
+        (None, Api::Onvif),
+    ] {
+        let (api, why) = Api::Auto.resolve(manufacturer);
+        assert_eq!(api, want, "{manufacturer:?}");
+        assert!(why.contains("auto"), "{why}");
+    }
+    let (api, why) = Api::Onvif.resolve(Some("Amcrest"));
+    assert_eq!(api, Api::Onvif);
+    assert!(why.contains("in the config"), "{why}");
+}
