@@ -7,8 +7,9 @@ use std::path::Path;
 use doorbell_bridge::dahua::{codes, rules as dahua_rules, stream};
 use doorbell_bridge::event::Kind;
 use doorbell_bridge::hikvision::{alert, call, rules as hik_rules};
+use doorbell_bridge::normalise::Normaliser;
 use doorbell_bridge::onvif::Notification;
-use doorbell_bridge::vendor::{Derived, RingWindow, is_ring};
+use doorbell_bridge::vendor::{Derived, RING_WINDOW, RingWindow, is_ring};
 use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +97,7 @@ const CASES: &[Case] = &[
 #[derive(Debug, Default, PartialEq)]
 struct Outcome {
     derived: Vec<(String, Derived)>,
+    notifications: Vec<Notification>,
     heartbeats: usize,
     garbage: usize,
 }
@@ -152,7 +154,8 @@ fn run(bytes: &[u8], source: Source, chunk: usize, out: &mut Outcome) {
 
 fn push(out: &mut Outcome, n: Notification, classify: fn(&Notification) -> Derived) {
     let d = classify(&n);
-    out.derived.push((n.topic, d));
+    out.derived.push((n.topic.clone(), d));
+    out.notifications.push(n);
 }
 
 fn outcome(case: &Case, chunk: usize) -> Outcome {
@@ -172,7 +175,8 @@ fn every_capture_gives_its_events_and_rings_once_per_press() {
         let name = case.files[0].0;
         let whole = outcome(case, usize::MAX);
         assert!(!whole.derived.is_empty(), "{name}: no events");
-        // The whole capture arrives within one press: the window admits one ring.
+        // The whole capture arrives within one press: the window admits one ring, and the
+        // camera's normaliser (what the daemon runs) triggers exactly that one.
         let mut window = RingWindow::new();
         let at = Instant::now();
         let rings = whole
@@ -182,6 +186,11 @@ fn every_capture_gives_its_events_and_rings_once_per_press() {
             .filter(|_| window.admit(at))
             .count();
         assert_eq!(rings, case.rings, "{name}: rings in {:?}", whole.derived);
+        assert_eq!(
+            normalised_rings(&whole.notifications, at),
+            case.rings,
+            "{name}: rings through the normaliser"
+        );
         for kind in case.kinds {
             assert!(
                 whole.derived.iter().any(|(_, d)| d.kind == *kind),
@@ -195,6 +204,50 @@ fn every_capture_gives_its_events_and_rings_once_per_press() {
             assert_eq!(outcome(case, chunk), whole, "{name} in chunks of {chunk}");
         }
     }
+}
+
+/// Ring triggers the camera's normaliser makes of `notifications`, all received at `at`.
+fn normalised_rings(notifications: &[Notification], at: Instant) -> usize {
+    let cfg = doorbell_bridge::config::from_toml(
+        "[[cameras]]\nid = \"cam\"\nurl = \"192.0.2.1\"\n",
+        Path::new("test.toml"),
+    )
+    .expect("test config is valid");
+    let mut normaliser = Normaliser::new(&cfg.cameras[0]);
+    let now = jiff::Timestamp::now();
+    notifications
+        .iter()
+        .flat_map(|n| normaliser.handle(n, now, at))
+        .filter(|e| e.kind == Kind::Ring && e.trigger)
+        .count()
+}
+
+/// A second press after the window rings again; one inside it does not.
+#[test]
+fn a_second_press_after_the_window_rings_again() {
+    let case = CASES
+        .iter()
+        .find(|c| c.files[0].0 == "dahua/ad410_press.txt")
+        .expect("the AD410 press capture is in the table");
+    let out = outcome(case, usize::MAX);
+    let cfg = doorbell_bridge::config::from_toml(
+        "[[cameras]]\nid = \"cam\"\nurl = \"192.0.2.1\"\n",
+        Path::new("test.toml"),
+    )
+    .unwrap();
+    let mut normaliser = Normaliser::new(&cfg.cameras[0]);
+    let now = jiff::Timestamp::now();
+    let t0 = Instant::now();
+    let mut rings_at = |at: Instant| {
+        out.notifications
+            .iter()
+            .flat_map(|n| normaliser.handle(n, now, at))
+            .filter(|e| e.kind == Kind::Ring && e.trigger)
+            .count()
+    };
+    assert_eq!(rings_at(t0), 1);
+    assert_eq!(rings_at(t0 + RING_WINDOW / 2), 0, "inside the window");
+    assert_eq!(rings_at(t0 + RING_WINDOW * 2), 1, "after the window");
 }
 
 #[test]

@@ -167,6 +167,7 @@ fn rule_line(c: &Classified, n: &Notification, camera: &CameraConfig) -> String 
             "{kind} from built-in rule {:?}",
             RULES.get(i).map(|r| r.topic).unwrap_or("?")
         ),
+        Origin::Vendor(v, i) => format!("{kind} from the {v:?} code table ({})", v.evidence(i)),
         Origin::Unknown => format!(
             "{kind}: no rule knows this topic; map it in the camera's config with\n             [[cameras.rules]]\n             topic = {:?}\n             kind = \"motion\"   # or ring, person, ..., ignore",
             n.topic

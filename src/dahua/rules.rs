@@ -47,16 +47,18 @@ pub const RULES: &[CodeRule] = &[
         KindFrom::Fixed(Ring),
         "AD110 press: Pulse with Action=Invite (python-amcrest#137 capture; amcrest2mqtt AD110)",
     ),
+    // Start/Stop is the call's state: Stop clears the ring (never a press), so the next press
+    // within the ring auto-clear rings again.
     row(
         "CallNoAnswered",
-        &[Edge::Start],
+        ALL_EDGES,
         &[],
         KindFrom::Fixed(Ring),
-        "AD110/AD410/VTO press: Start (python-amcrest#137, rroller/dahua#52, HA docs #24740)",
+        "AD110/AD410/VTO press: Start, Stop at the end of the call (python-amcrest#137, rroller/dahua#52, HA docs #24740)",
     ),
     row(
         "PhoneCallDetect",
-        RISING,
+        ALL_EDGES,
         &[],
         KindFrom::Fixed(Ring),
         "Amcrest press: Start or Pulse (rroller/dahua translate_event_code, Scrypted amcrest)",
@@ -185,8 +187,11 @@ mod tests {
         assert_eq!(kind_of(hangup).0, Other);
         let unlock = "Code=BackKeyLight;action=Pulse;index=0;data={\"State\":8}";
         assert_eq!(kind_of(unlock).0, Other);
-        // The end of an unanswered call is not a press.
-        assert_eq!(kind_of("Code=CallNoAnswered;action=Stop;index=0").0, Other);
+        // The end of an unanswered call is not a press: it clears the ring.
+        assert_eq!(
+            kind_of("Code=CallNoAnswered;action=Stop;index=0"),
+            (Ring, false, Timing::State)
+        );
     }
 
     #[test]

@@ -29,8 +29,58 @@ pub enum Origin {
     RingInput,
     /// The built-in rule at this index of [`RULES`].
     Builtin(usize),
+    /// A vendor event source's table (Dahua codes, Hikvision event types): the row at this
+    /// index of [`crate::dahua::rules::RULES`] or [`crate::hikvision::rules::RULES`].
+    Vendor(Vendor, usize),
     /// No rule knows the topic.
     Unknown,
+}
+
+/// Which vendor table decided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Vendor {
+    /// [`crate::dahua::rules::RULES`].
+    Dahua,
+    /// [`crate::hikvision::rules::RULES`].
+    Hikvision,
+}
+
+impl Vendor {
+    /// The vendor whose event source makes notifications on `topic` (`dahua:<Code>`,
+    /// `hikvision:<eventType>`).
+    pub fn of_topic(topic: &str) -> Option<Vendor> {
+        if topic.starts_with(crate::dahua::codes::TOPIC_PREFIX) {
+            Some(Vendor::Dahua)
+        } else if topic.starts_with(crate::hikvision::alert::TOPIC_PREFIX) {
+            Some(Vendor::Hikvision)
+        } else {
+            None
+        }
+    }
+
+    /// The evidence of row `index` of this vendor's table.
+    pub fn evidence(self, index: usize) -> &'static str {
+        let table = match self {
+            Vendor::Dahua => crate::dahua::rules::RULES,
+            Vendor::Hikvision => crate::hikvision::rules::RULES,
+        };
+        table.get(index).map_or("?", |r| r.evidence)
+    }
+}
+
+/// A vendor source's notification through its own table: one result, kind `other` (origin
+/// unknown) when no row knows the code.
+fn vendor(n: &Notification, v: Vendor) -> Classified {
+    let d = match v {
+        Vendor::Dahua => crate::dahua::rules::classify(n),
+        Vendor::Hikvision => crate::hikvision::rules::classify(n),
+    };
+    Classified {
+        kind: d.kind,
+        active: Some(d.active && n.operation != Some(Operation::Deleted)),
+        timing: d.timing,
+        origin: d.rule.map_or(Origin::Unknown, |i| Origin::Vendor(v, i)),
+    }
 }
 
 /// What the rules make of `n`: user rules first (the first match decides; `ignore` gives
@@ -53,7 +103,9 @@ pub fn classify(
             RuleAction::Kind(kind) => vec![generic(n, kind, Origin::User(i))],
         };
     }
-    let mut out = if deleted {
+    let mut out = if let Some(v) = Vendor::of_topic(&n.topic) {
+        vec![vendor(n, v)]
+    } else if deleted {
         builtin_deleted(n, model)
     } else {
         builtin(n, model)

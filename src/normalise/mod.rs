@@ -34,6 +34,11 @@
 //! - Values with no state (counters, timestamps on `other` topics) are passed on every time,
 //!   with `active` = `trigger`: true for a Changed message on an unknown topic (something
 //!   happened), false for known diagnostics (a CPU reading is not an occurrence).
+//! - **Vendor sources** (`dahua:<Code>`, `hikvision:<eventType>` topics) are read through
+//!   their own code tables ([`crate::dahua::rules`], [`crate::hikvision::rules`]) and then
+//!   follow the same state rules. One press sends several ring codes (AD110: `_DoTalkAction_`
+//!   and `CallNoAnswered`; KV6113: the call status and an `AccessControllerEvent`): only the
+//!   first vendor ring of a [`crate::vendor::RING_WINDOW`] triggers.
 //! - Unknown topics become kind `other` and are logged once per camera and topic at info.
 //!
 //! Event fields: `source` holds the Source items followed by the Key items; `data` the Data
@@ -47,12 +52,13 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-pub use classify::{Classified, Origin, classify, glob, kinds_for_topic, parse_bool};
+pub use classify::{Classified, Origin, Vendor, classify, glob, kinds_for_topic, parse_bool};
 
 use crate::config::{CameraConfig, UserRule};
 use crate::event::{CameraId, Event, Items, Kind, Operation};
 use crate::onvif::Notification;
 use crate::rules::{Timing, default_auto_clear};
+use crate::vendor::RingWindow;
 
 /// Most states tracked per camera; beyond it inactive states are forgotten first.
 pub const MAX_STATES: usize = 1024;
@@ -88,6 +94,8 @@ pub struct Normaliser {
     /// a redelivered duplicate, not a new press. Kept across [`Normaliser::reset`], since
     /// redelivery happens after a resubscribe.
     last_pulses: HashMap<SlotId, (String, String)>,
+    /// Exactly one ring per press from vendor sources (several ring codes per press).
+    vendor_rings: RingWindow,
     logged: HashSet<String>,
     unknown: u64,
 }
@@ -104,6 +112,7 @@ impl Normaliser {
             auto_clear: camera.auto_clear.clone(),
             slots: HashMap::new(),
             last_pulses: HashMap::new(),
+            vendor_rings: RingWindow::new(),
             logged: HashSet::new(),
             unknown: 0,
         }
@@ -132,7 +141,12 @@ impl Normaliser {
             if c.origin == Origin::Unknown {
                 self.log_unknown(n);
             }
-            if let Some(e) = self.apply(n, c, now, at) {
+            let vendor = matches!(c.origin, Origin::Vendor(..));
+            if let Some(mut e) = self.apply(n, c, now, at) {
+                // One vendor press sends several ring codes within a second: the first rings.
+                if vendor && e.trigger && e.kind == Kind::Ring && !self.vendor_rings.admit(at) {
+                    e.trigger = false;
+                }
                 events.push(e);
             }
         }
