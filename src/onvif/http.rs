@@ -43,6 +43,41 @@ impl Client {
         self.read_capped(response, &url, max_bytes, timeout).await
     }
 
+    /// An authenticated GET whose body never ends (a vendor event stream): the response once
+    /// its head has arrived within `head_timeout`, with no limit on the whole request. The
+    /// caller reads it chunk by chunk under its own idle watchdog. A status other than 2xx is
+    /// an error here (401 as [`Error::Unauthorized`]).
+    pub async fn open_stream(
+        &self,
+        url: &Url,
+        head_timeout: Duration,
+    ) -> Result<reqwest::Response, Error> {
+        let response = tokio::time::timeout(
+            head_timeout,
+            self.send(Method::GET, url, None, None),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            url: redact(url),
+            after: head_timeout,
+        })??;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::Unauthorized {
+                url: redact(url),
+                detail: "HTTP 401".into(),
+                hint: HINT_HTTP_AUTH,
+            });
+        }
+        if !status.is_success() {
+            return Err(Error::Http {
+                url: redact(url),
+                status: status.as_u16(),
+            });
+        }
+        Ok(response)
+    }
+
     /// Sends a request, answering HTTP 401 challenges: once for a new challenge, once more for
     /// a stale Digest nonce. `body` builds the body afresh for each attempt (new WS-Security
     /// nonce) with its content type.
@@ -51,15 +86,15 @@ impl Client {
         method: Method,
         url: &Url,
         body: Option<(&BodyBuilder<'_>, &str)>,
-        timeout: Duration,
+        timeout: impl Into<Option<Duration>>,
     ) -> Result<reqwest::Response, Error> {
+        let timeout = timeout.into();
         let mut answered = 0;
         loop {
-            let mut request = self
-                .inner
-                .http
-                .request(method.clone(), url.clone())
-                .timeout(timeout);
+            let mut request = self.inner.http.request(method.clone(), url.clone());
+            if let Some(timeout) = timeout {
+                request = request.timeout(timeout);
+            }
             if let Some((build, content_type)) = body {
                 request = request.header(CONTENT_TYPE, content_type).body(build()?);
             }
@@ -72,7 +107,7 @@ impl Client {
             let response = request
                 .send()
                 .await
-                .map_err(|e| map_transport(url, timeout, e))?;
+                .map_err(|e| map_transport(url, timeout.unwrap_or(Duration::MAX), e))?;
             if response.status() != StatusCode::UNAUTHORIZED || credentials.is_none() {
                 return Ok(response);
             }
