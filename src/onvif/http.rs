@@ -52,15 +52,12 @@ impl Client {
         url: &Url,
         head_timeout: Duration,
     ) -> Result<reqwest::Response, Error> {
-        let response = tokio::time::timeout(
-            head_timeout,
-            self.send(Method::GET, url, None, None),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            url: redact(url),
-            after: head_timeout,
-        })??;
+        let response = tokio::time::timeout(head_timeout, self.send(Method::GET, url, None, None))
+            .await
+            .map_err(|_| Error::Timeout {
+                url: redact(url),
+                after: head_timeout,
+            })??;
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED {
             return Err(Error::Unauthorized {
