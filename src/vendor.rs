@@ -183,6 +183,28 @@ impl RingWindow {
     }
 }
 
+/// The 1-based channel a vendor notification is from: Dahua's 0-based `index` plus one,
+/// Hikvision's `channelID` as sent. `None` when the message names none.
+pub fn channel_of(n: &Notification) -> Option<u32> {
+    if let Some(index) = n.source.get("index") {
+        return index
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .and_then(|i| i.checked_add(1));
+    }
+    n.source.get("channelID")?.trim().parse().ok()
+}
+
+/// Whether a notification belongs to a camera configured with `channel` (`None`: every
+/// channel does). A message that names no channel belongs to every camera of the device.
+pub fn on_channel(n: &Notification, channel: Option<u32>) -> bool {
+    match (channel, channel_of(n)) {
+        (Some(want), Some(have)) => want == have,
+        _ => true,
+    }
+}
+
 /// Flattens a JSON value into items: object keys joined with `.`, array elements as `[i]`,
 /// strings unquoted, other scalars as JSON text, `null` as empty. At most [`MAX_JSON_ITEMS`]
 /// items, values cut to [`MAX_JSON_VALUE`] bytes, nesting beyond [`MAX_JSON_DEPTH`] skipped.
@@ -246,6 +268,22 @@ pub fn code_of(n: &Notification) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_count_from_one_on_both_vendors() {
+        let with = |name: &str, value: &str| Notification {
+            source: Items(vec![(name.to_owned(), value.to_owned())]),
+            ..Default::default()
+        };
+        assert_eq!(channel_of(&with("index", "0")), Some(1));
+        assert_eq!(channel_of(&with("channelID", "2")), Some(2));
+        assert_eq!(channel_of(&with("index", "x")), None);
+        assert_eq!(channel_of(&Notification::default()), None);
+        assert!(on_channel(&with("index", "1"), Some(2)));
+        assert!(!on_channel(&with("index", "0"), Some(2)));
+        assert!(on_channel(&with("channelID", "3"), None));
+        assert!(on_channel(&Notification::default(), Some(4)));
+    }
 
     fn items(pairs: &[(&str, &str)]) -> Items {
         Items(
