@@ -1,5 +1,5 @@
-//! A simulated ONVIF doorbell: real SOAP over HTTP on a local port, for the tests and for
-//! `doorbell-bridge demo`.
+//! A simulated ONVIF doorbell, optionally a Dahua or Hikvision one: real SOAP and vendor HTTP
+//! APIs on a local port, for the tests and for `doorbell-bridge demo`.
 //!
 //! It speaks to any conforming ONVIF client: SOAP 1.2 (and 1.1), WS-Security UsernameToken
 //! digests checked against its own (skewable) clock, optional HTTP Digest, PullPoint
@@ -33,6 +33,49 @@
 //! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
+//!
+//! # Vendor personalities
+//!
+//! [`SimOptions::personality`] picks the device; every personality serves on the one port, and
+//! vendor paths answer 404 on another personality. All vendor requests need HTTP Digest (as
+//! above). [`SimOptions::onvif`] `false` plays a device that answers only its vendor API:
+//! `/onvif/*` and `/snapshot.jpg` answer 404. ONVIF GetDeviceInformation reports the
+//! personality's [`Identity`] (Amcrest AD410/AD110, Dahua VTO2202F-P, HIKVISION DS-KV6113-WPE1
+//! or DS-2CD2185FWD-I). On a vendor personality [`SimDoorbell::press`] sends nothing on ONVIF
+//! (as the real devices); motion and person go to both ONVIF and the vendor stream.
+//!
+//! - Dahua: `GET /cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat=N` (N 1-60,
+//!   else 400; no heartbeat parameter, no heartbeats) answers 200
+//!   `multipart/x-mixed-replace; boundary=myboundary` and never ends: parts
+//!   `--myboundary`, `Content-Type: text/plain`, `Content-Length: L`, a blank line, the body
+//!   (`Heartbeat` every N s, or `Code=X;action=Start|Stop|Pulse;index=0[;data={JSON}]`), CRLF
+//!   CRLF. A press sends the model's sequence (AD410: CrossRegionDetection Start (Human),
+//!   AlarmLocal Start, CallNoAnswered Start, AlarmLocal Stop, CallNoAnswered Stop; AD110:
+//!   `_DoTalkAction_` Pulse `{"Action":"Invite",..}`, CallNoAnswered Start; VTO: BackKeyLight
+//!   Pulse State 1, CallNoAnswered Start); AD110 motion is ProfileAlarmTransmit (SenseMethod
+//!   PassiveInfrared) plus AlarmLocal, other models VideoMotion; person is SmartMotionHuman.
+//!   [`DahuaQuirks`] ([`SimDoorbell::set_dahua_quirks`]) switch the wild-type framing.
+//!   `GET /cgi-bin/snapshot.cgi?channel=1` is the JPEG; `GET /cgi-bin/magicBox.cgi?action=`
+//!   `getSystemInfo` (`deviceType=`, `serialNumber=` ... lines), `getDeviceType` (`type=`),
+//!   `getSoftwareVersion`, `getMachineName`.
+//! - Hikvision: `GET /ISAPI/Event/notification/alertStream` answers 200
+//!   `multipart/mixed; boundary=boundary` (door station: `MIME_boundary`; with
+//!   [`HikQuirks::boundary_mismatch`] the header says `myboundary`), parts `--boundary`,
+//!   Content-Type, `Content-Length: L`, the document, CRLF. Cameras send `EventNotificationAlert`
+//!   XML (ver20 namespace), door stations the same fields as JSON. Heartbeat: `videoloss`
+//!   inactive every [`SimOptions::alert_heartbeat`]. Motion is `VMD`, person `fielddetection`
+//!   with `detectionTarget` human. A KV6113 press posts `AccessControllerEvent` (major 3,
+//!   minor 1024, one picture) and an `image/jpeg` part, and `GET
+//!   /ISAPI/VideoIntercom/callStatus?format=json` answers `{"CallStatus":{"status":"ring"}}`
+//!   until [`SimDoorbell::answer`] (`onCall`), [`SimDoorbell::hang_up`] or
+//!   [`SimOptions::ring_for`] (`idle`); cameras answer 404 there. `GET /ISAPI/System/deviceInfo`
+//!   is `DeviceInfo` XML (deviceName, model, serialNumber, firmwareVersion, macAddress);
+//!   `GET /ISAPI/Streaming/channels/101/picture` the JPEG.
+//! - [`Fault::Stall`]: open vendor streams and those opened during it go silent for good (no
+//!   heartbeat, no event) with the connection open; a stream opened after it behaves.
+//! - Each open stream holds at most [`MAX_QUEUED_BURSTS`] bursts for a slow reader (the oldest
+//!   are dropped). [`SimStats::streams_opened`], [`SimStats::streams_open`] and
+//!   [`SimStats::call_status_polls`] count them; [`SimDoorbell::wait_for_streams`] waits for one.
 
 pub mod auth;
 mod dahua;
