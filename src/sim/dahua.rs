@@ -40,7 +40,7 @@ pub struct DahuaQuirks {
     pub split_line: bool,
     /// The parts of one burst leave in one write.
     pub parts_in_one_write: bool,
-    /// Every part leaves in writes of [`PIECE`] bytes.
+    /// Every part leaves in writes of 16 bytes.
     pub part_over_writes: bool,
     /// The `data=` JSON is pretty-printed over several lines (as the AD110 and AD410 do).
     pub multiline_json: bool,
