@@ -35,6 +35,18 @@ pub enum LogFormat {
     Json,
 }
 
+/// Which device the demo's simulated doorbell plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum DemoApi {
+    /// A Reolink-shaped ONVIF doorbell: the press is an ONVIF event.
+    #[default]
+    Onvif,
+    /// An Amcrest AD410: the press only on the Dahua event stream.
+    Dahua,
+    /// A Hikvision DS-KV6113 door station: the press on call status and the alert stream.
+    Hikvision,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -88,6 +100,9 @@ pub enum Command {
         /// Stop after this long (e.g. 30s); runs until Ctrl-C when left out.
         #[arg(long)]
         duration: Option<String>,
+        /// Which device the simulated doorbell plays.
+        #[arg(long, value_enum, default_value_t = DemoApi::Onvif)]
+        api: DemoApi,
     },
     /// Find ONVIF cameras on the local network (WS-Discovery) and print config snippets.
     Discover {

@@ -1,6 +1,8 @@
 //! `doorbell-bridge demo`: the simulated doorbell, an embedded MQTT broker (or `--mqtt URL`)
 //! and the real bridge, with a temporary archive. It presses the button and toggles motion
 //! every few seconds and prints every MQTT message and archived file. Ctrl-C stops it cleanly.
+//! `--api dahua` / `--api hikvision` make the simulated doorbell an Amcrest AD410 or a
+//! Hikvision DS-KV6113 (the press then arrives on the vendor API, motion on ONVIF too).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -10,13 +12,16 @@ use tokio_util::sync::CancellationToken;
 use url::Url;
 
 use crate::app::{self, Options};
+use crate::cli::DemoApi;
 use crate::config::{self, Config};
-use crate::sim::{SimDoorbell, SimOptions};
+use crate::sim::{DahuaModel, HikModel, Personality, SimDoorbell, SimOptions};
 
 /// Time between presses.
 pub const PRESS_EVERY: Duration = Duration::from_secs(8);
 /// Time between motion toggles.
 pub const MOTION_EVERY: Duration = Duration::from_secs(5);
+/// How long a simulated door-station call rings.
+const DEMO_RING: Duration = Duration::from_secs(3);
 /// Longest payload text printed.
 const SHOWN_PAYLOAD: usize = 120;
 
@@ -24,13 +29,26 @@ const SHOWN_PAYLOAD: usize = 120;
 pub async fn run(
     mqtt: Option<String>,
     duration: Option<Duration>,
+    api: DemoApi,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let sim = SimDoorbell::start(SimOptions::default()).await?;
+    let options = SimOptions {
+        personality: personality(api),
+        // Shorter than PRESS_EVERY, so that every press of a door station rings.
+        ring_for: DEMO_RING,
+        ..SimOptions::default()
+    };
+    let sim = SimDoorbell::start(options).await?;
     let broker = broker_url(mqtt)?;
     let archive = std::env::temp_dir().join(format!("doorbell-bridge-demo-{}", std::process::id()));
     let config = demo_config(&sim, &broker, &archive)?;
-    println!("simulated doorbell: {}", sim.device_url());
+    let id = sim.identity();
+    println!(
+        "simulated doorbell: {} ({} {})",
+        sim.device_url(),
+        id.manufacturer,
+        id.model
+    );
     println!(
         "MQTT broker:        {}",
         config::redact_url(broker.as_str())
@@ -63,6 +81,15 @@ pub async fn run(
         }
     );
     Ok(())
+}
+
+/// The personality `--api` asks for.
+pub fn personality(api: DemoApi) -> Personality {
+    match api {
+        DemoApi::Onvif => Personality::Onvif,
+        DemoApi::Dahua => Personality::Dahua(DahuaModel::Ad410),
+        DemoApi::Hikvision => Personality::Hikvision(HikModel::Kv6113),
+    }
 }
 
 /// The broker to use: `--mqtt` (credentials in the URL become username/password), else an
@@ -223,5 +250,39 @@ pub fn show(payload: &[u8]) -> String {
         }
         Ok(t) => t.to_owned(),
         Err(_) => format!("<{} bytes of binary>", payload.len()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::cli::{Cli, Command};
+
+    fn api(args: &[&str]) -> Result<DemoApi, clap::Error> {
+        let cli = Cli::try_parse_from([&["doorbell-bridge", "demo"], args].concat())?;
+        match cli.command {
+            Some(Command::Demo { api, .. }) => Ok(api),
+            other => panic!("not the demo: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_demo_api_flag_picks_the_simulated_device() {
+        assert_eq!(api(&[]).unwrap(), DemoApi::Onvif);
+        assert_eq!(
+            personality(api(&["--api", "dahua"]).unwrap()),
+            Personality::Dahua(DahuaModel::Ad410)
+        );
+        assert_eq!(
+            personality(api(&["--api", "hikvision"]).unwrap()),
+            Personality::Hikvision(HikModel::Kv6113)
+        );
+        let wrong = api(&["--api", "reolink"]).unwrap_err().to_string();
+        assert!(
+            wrong.contains("dahua") && wrong.contains("hikvision"),
+            "{wrong}"
+        );
     }
 }

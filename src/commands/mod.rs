@@ -79,12 +79,16 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
             })?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { mqtt, duration: d } => {
+        Command::Demo {
+            mqtt,
+            duration: d,
+            api,
+        } => {
             let d = d.map(|d| duration("--duration", &d)).transpose()?;
             runtime()?.block_on(async {
                 let token = CancellationToken::new();
                 tokio::spawn(app::signals(token.clone()));
-                demo::run(mqtt, d, token).await
+                demo::run(mqtt, d, api, token).await
             })?;
             Ok(ExitCode::SUCCESS)
         }

@@ -20,6 +20,7 @@ pub const MAC: &str = "02:00:5e:10:00:01";
 
 /// Answers a device-service operation. `base` is `http://host:port`.
 pub fn respond(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fault> {
+    let id = shared.options.personality.identity();
     match env.operation.as_str() {
         "GetSystemDateAndTime" => Ok(date_and_time(shared)),
         "SetSystemDateAndTime" => set_date_and_time(shared, env),
@@ -30,7 +31,7 @@ pub fn respond(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fa
                 "<tds:SerialNumber>{}</tds:SerialNumber><tds:HardwareId>SIM-1</tds:HardwareId>",
                 "</tds:GetDeviceInformationResponse>"
             ),
-            MANUFACTURER, MODEL, FIRMWARE, SERIAL
+            id.manufacturer, id.model, id.firmware, id.serial
         )),
         "GetCapabilities" => Ok(capabilities(base)),
         "GetServices" => Ok(services(

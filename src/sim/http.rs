@@ -18,6 +18,8 @@ use super::media::SNAPSHOT_PATH;
 use super::service::{self, Endpoint};
 use super::soap::{self, Code, Version};
 use super::state::Shared;
+use super::{dahua, hikvision};
+use crate::hikvision::{ALERT_STREAM_PATH, DEVICE_INFO_PATH};
 
 /// Largest request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -31,6 +33,20 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/onvif/event_service", post(events))
         .route("/onvif/subscription/{id}", post(subscription))
         .route(SNAPSHOT_PATH, get(snapshot))
+        .layer(middleware::from_fn_with_state(shared.clone(), onvif_only))
+        .route("/cgi-bin/eventManager.cgi", get(dahua::event_manager))
+        .route("/cgi-bin/snapshot.cgi", get(dahua::snapshot))
+        .route("/cgi-bin/magicBox.cgi", get(dahua::magic_box))
+        .route(ALERT_STREAM_PATH, get(hikvision::alert_stream))
+        .route(
+            "/ISAPI/VideoIntercom/callStatus",
+            get(hikvision::call_status),
+        )
+        .route(DEVICE_INFO_PATH, get(hikvision::device_info))
+        .route(
+            "/ISAPI/Streaming/channels/101/picture",
+            get(hikvision::picture),
+        )
         .layer(DefaultBodyLimit::max(MAX_REQUEST_BYTES))
         .layer(middleware::from_fn_with_state(
             shared.clone(),
@@ -42,6 +58,14 @@ pub fn router(shared: Arc<Shared>) -> Router {
 /// Counts every request, including those no route takes (404, 405, 413).
 async fn count_request(State(s): Shr, request: Request, next: Next) -> Response {
     s.count_request();
+    next.run(request).await
+}
+
+/// Answers 404 on the ONVIF routes of a device that serves only its vendor API.
+async fn onvif_only(State(s): Shr, request: Request, next: Next) -> Response {
+    if !s.options.onvif {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     next.run(request).await
 }
 
@@ -101,7 +125,7 @@ const GARBAGE: &[u8] = b"\x00\xff\xfe<<<garbage\x01\x02 not xml";
 /// to answer normally (after the delay of `Slow`).
 pub async fn apply(fault: &Fault) -> Option<Response> {
     match fault {
-        Fault::None | Fault::EmptyPolls => None,
+        Fault::None | Fault::EmptyPolls | Fault::Stall => None,
         Fault::Slow(delay) => {
             tokio::time::sleep(*delay).await;
             None

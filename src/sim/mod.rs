@@ -1,5 +1,5 @@
-//! A simulated ONVIF doorbell: real SOAP over HTTP on a local port, for the tests and for
-//! `doorbell-bridge demo`.
+//! A simulated ONVIF doorbell, optionally a Dahua or Hikvision one: real SOAP and vendor HTTP
+//! APIs on a local port, for the tests and for `doorbell-bridge demo`.
 //!
 //! It speaks to any conforming ONVIF client: SOAP 1.2 (and 1.1), WS-Security UsernameToken
 //! digests checked against its own (skewable) clock, optional HTTP Digest, PullPoint
@@ -33,11 +33,56 @@
 //! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
+//!
+//! # Vendor personalities
+//!
+//! [`SimOptions::personality`] picks the device; every personality serves on the one port, and
+//! vendor paths answer 404 on another personality. All vendor requests need HTTP Digest (as
+//! above). [`SimOptions::onvif`] `false` plays a device that answers only its vendor API:
+//! `/onvif/*` and `/snapshot.jpg` answer 404. ONVIF GetDeviceInformation reports the
+//! personality's [`Identity`] (Amcrest AD410/AD110, Dahua VTO2202F-P, HIKVISION DS-KV6113-WPE1
+//! or DS-2CD2185FWD-I). On a vendor personality [`SimDoorbell::press`] sends nothing on ONVIF
+//! (as the real devices); motion and person go to both ONVIF and the vendor stream.
+//!
+//! - Dahua: `GET /cgi-bin/eventManager.cgi?action=attach&codes=[All]&heartbeat=N` (N 1-60,
+//!   else 400; no heartbeat parameter, no heartbeats) answers 200
+//!   `multipart/x-mixed-replace; boundary=myboundary` and never ends: parts
+//!   `--myboundary`, `Content-Type: text/plain`, `Content-Length: L`, a blank line, the body
+//!   (`Heartbeat` every N s, or `Code=X;action=Start|Stop|Pulse;index=0[;data={JSON}]`), CRLF
+//!   CRLF. A press sends the model's sequence (AD410: CrossRegionDetection Start (Human),
+//!   AlarmLocal Start, CallNoAnswered Start, AlarmLocal Stop, CallNoAnswered Stop; AD110:
+//!   `_DoTalkAction_` Pulse `{"Action":"Invite",..}`, CallNoAnswered Start; VTO: BackKeyLight
+//!   Pulse State 1, CallNoAnswered Start); AD110 motion is ProfileAlarmTransmit (SenseMethod
+//!   PassiveInfrared) plus AlarmLocal, other models VideoMotion; person is SmartMotionHuman.
+//!   [`DahuaQuirks`] ([`SimDoorbell::set_dahua_quirks`]) switch the wild-type framing.
+//!   `GET /cgi-bin/snapshot.cgi?channel=1` is the JPEG; `GET /cgi-bin/magicBox.cgi?action=`
+//!   `getSystemInfo` (`deviceType=`, `serialNumber=` ... lines), `getDeviceType` (`type=`),
+//!   `getSoftwareVersion`, `getMachineName`.
+//! - Hikvision: `GET /ISAPI/Event/notification/alertStream` answers 200
+//!   `multipart/mixed; boundary=boundary` (door station: `MIME_boundary`; with
+//!   [`HikQuirks::boundary_mismatch`] the header says `myboundary`), parts `--boundary`,
+//!   Content-Type, `Content-Length: L`, the document, CRLF. Cameras send `EventNotificationAlert`
+//!   XML (ver20 namespace), door stations the same fields as JSON. Heartbeat: `videoloss`
+//!   inactive every [`SimOptions::alert_heartbeat`]. Motion is `VMD`, person `fielddetection`
+//!   with `detectionTarget` human. A KV6113 press posts `AccessControllerEvent` (major 3,
+//!   minor 1024, one picture) and an `image/jpeg` part, and `GET
+//!   /ISAPI/VideoIntercom/callStatus?format=json` answers `{"CallStatus":{"status":"ring"}}`
+//!   until [`SimDoorbell::answer`] (`onCall`), [`SimDoorbell::hang_up`] or
+//!   [`SimOptions::ring_for`] (`idle`); cameras answer 404 there. `GET /ISAPI/System/deviceInfo`
+//!   is `DeviceInfo` XML (deviceName, model, serialNumber, firmwareVersion, macAddress);
+//!   `GET /ISAPI/Streaming/channels/101/picture` the JPEG.
+//! - [`Fault::Stall`]: open vendor streams and those opened during it go silent for good (no
+//!   heartbeat, no event) with the connection open; a stream opened after it behaves.
+//! - Each open stream holds at most [`MAX_QUEUED_BURSTS`] bursts for a slow reader (the oldest
+//!   are dropped). [`SimStats::streams_opened`], [`SimStats::streams_open`] and
+//!   [`SimStats::call_status_polls`] count them; [`SimDoorbell::wait_for_streams`] waits for one.
 
 pub mod auth;
+mod dahua;
 mod device;
 mod discovery;
 mod events;
+mod hikvision;
 mod http;
 mod jpeg;
 mod listener;
@@ -46,6 +91,7 @@ mod messages;
 mod service;
 mod soap;
 mod state;
+mod vendor;
 mod xsd;
 
 use std::collections::BTreeMap;
@@ -61,12 +107,18 @@ use tokio_util::sync::CancellationToken;
 use self::messages::Operation;
 use self::service::not_supported;
 use self::state::{REBOOT_CLOCK, Shared};
+use self::vendor::Burst;
 
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
+pub use self::dahua::{BOUNDARY as DAHUA_BOUNDARY, DahuaQuirks, MAX_HEARTBEAT_SECS};
 pub use self::discovery::NAME as DISCOVERY_NAME;
 pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
+pub use self::hikvision::{
+    CallStatus, DEFAULT_HEARTBEAT as DEFAULT_ALERT_HEARTBEAT, DEFAULT_RING, HikQuirks,
+};
 pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
+pub use self::vendor::{DahuaModel, HikModel, Identity, MAX_QUEUED_BURSTS, Personality};
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
 pub const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -87,6 +139,15 @@ pub struct SimOptions {
     /// Longest subscription lifetime granted (shorter than asked for, like some cameras), so
     /// tests see renewals within seconds.
     pub max_subscription: Duration,
+    /// Which device it plays ([`Personality::Onvif`] by default).
+    pub personality: Personality,
+    /// Serve ONVIF at all; `false` plays a device that answers only its vendor API (every
+    /// `/onvif/` path and `/snapshot.jpg` answer 404).
+    pub onvif: bool,
+    /// Time between Hikvision alert-stream heartbeats (`videoloss` inactive); zero for none.
+    pub alert_heartbeat: Duration,
+    /// How long a door-station call rings unanswered before it goes back to idle.
+    pub ring_for: Duration,
 }
 
 impl Default for SimOptions {
@@ -98,6 +159,10 @@ impl Default for SimOptions {
             wsse: true,
             clock_offset: SignedDuration::ZERO,
             max_subscription: events::MAX_TERMINATION,
+            personality: Personality::Onvif,
+            onvif: true,
+            alert_heartbeat: hikvision::DEFAULT_HEARTBEAT,
+            ring_for: hikvision::DEFAULT_RING,
         }
     }
 }
@@ -110,7 +175,9 @@ impl fmt::Debug for SimOptions {
             .field("http_digest", &self.http_digest)
             .field("wsse", &self.wsse)
             .field("clock_offset", &self.clock_offset)
-            .finish()
+            .field("personality", &self.personality)
+            .field("onvif", &self.onvif)
+            .finish_non_exhaustive()
     }
 }
 
@@ -132,6 +199,9 @@ pub enum Fault {
     /// PullMessages answers at once with no messages (a camera that does not hold the long
     /// poll); the messages stay queued.
     EmptyPolls,
+    /// Vendor event streams, open and new, go silent for good: no heartbeat, no event, the
+    /// connection open (a dead stream a client must notice). Other requests answer normally.
+    Stall,
 }
 
 /// Counters, read with [`SimDoorbell::stats`].
@@ -153,8 +223,14 @@ pub struct SimStats {
     /// Rejected credentials: a missing or wrong UsernameToken, wrong Digest credentials (not
     /// the first 401 challenge of a request that sent none).
     pub auth_failures: u64,
-    /// Snapshots served.
+    /// Snapshots served (ONVIF, `snapshot.cgi`, ISAPI picture).
     pub snapshots: u64,
+    /// Vendor event streams (attach, alertStream) opened past authentication.
+    pub streams_opened: u64,
+    /// Vendor event streams open now.
+    pub streams_open: u64,
+    /// Door-station call-status polls answered.
+    pub call_status_polls: u64,
 }
 
 impl SimStats {
@@ -236,34 +312,147 @@ impl SimDoorbell {
         url::Url::parse(&text).expect("a socket address always makes a valid URL")
     }
 
-    /// Presses the doorbell button: Visitor `State` true, then false (both Changed).
+    /// Presses the doorbell button. ONVIF personality: Visitor `State` true, then false (both
+    /// Changed). Dahua: the model's code sequence on every attach stream (nothing on ONVIF).
+    /// Hikvision door station: the call rings ([`SimOptions::ring_for`]) and an
+    /// `AccessControllerEvent` major 3 / minor 1024 with a picture goes on the alert stream;
+    /// a Hikvision camera has no button (nothing happens).
     pub fn press(&self) {
-        let mut inner = self.shared.lock();
-        let now = inner.now();
-        events::broadcast(
-            &mut inner,
-            &messages::visitor(true, Operation::Changed, now),
-        );
-        events::broadcast(
-            &mut inner,
-            &messages::visitor(false, Operation::Changed, now),
-        );
+        match self.shared.options.personality {
+            Personality::Onvif => {
+                let mut inner = self.shared.lock();
+                let now = inner.now();
+                events::broadcast(
+                    &mut inner,
+                    &messages::visitor(true, Operation::Changed, now),
+                );
+                events::broadcast(
+                    &mut inner,
+                    &messages::visitor(false, Operation::Changed, now),
+                );
+            }
+            Personality::Dahua(model) => {
+                let call = {
+                    let mut inner = self.shared.lock();
+                    inner.calls += 1;
+                    inner.calls
+                };
+                vendor::broadcast(&self.shared, Burst::Dahua(dahua::press(model, call)));
+            }
+            Personality::Hikvision(HikModel::Kv6113) => {
+                let (count, now) = {
+                    let mut inner = self.shared.lock();
+                    let ring_for = self.shared.options.ring_for;
+                    inner.call.press(tokio::time::Instant::now(), ring_for);
+                    inner.posts += 1;
+                    (inner.posts, inner.now())
+                };
+                let parts = hikvision::station_press(self.shared.addr.port(), count, now);
+                vendor::broadcast(&self.shared, Burst::Hikvision(parts));
+            }
+            Personality::Hikvision(HikModel::Camera) => {}
+        }
     }
 
-    /// Sets the motion state (`CellMotionDetector/Motion`, `IsMotion`), Changed.
+    /// Answers the ringing call on the indoor unit (Hikvision door station: `ring` -> `onCall`).
+    pub fn answer(&self) {
+        self.shared.lock().call.answer(tokio::time::Instant::now());
+    }
+
+    /// Ends the call: a Hikvision station goes back to `idle`; an AD110 sends
+    /// `_DoTalkAction_` Hangup.
+    pub fn hang_up(&self) {
+        let call = {
+            let mut inner = self.shared.lock();
+            inner.call.hang_up();
+            inner.calls
+        };
+        if let Personality::Dahua(model) = self.shared.options.personality {
+            let parts = dahua::hang_up(model, call);
+            if !parts.is_empty() {
+                vendor::broadcast(&self.shared, Burst::Dahua(parts));
+            }
+        }
+    }
+
+    /// The door station's call status now (what `callStatus` would answer).
+    pub fn call_status(&self) -> CallStatus {
+        self.shared.lock().call.status(tokio::time::Instant::now())
+    }
+
+    /// Sets the motion state (`CellMotionDetector/Motion`, `IsMotion`), Changed; on a vendor
+    /// personality also the vendor's motion codes (AD110: `ProfileAlarmTransmit` and
+    /// `AlarmLocal`; other Dahua: `VideoMotion`; Hikvision: `VMD`).
     pub fn set_motion(&self, on: bool) {
-        let mut inner = self.shared.lock();
-        inner.motion = on;
-        let message = messages::motion(on, Operation::Changed, inner.now());
-        events::broadcast(&mut inner, &message);
+        {
+            let mut inner = self.shared.lock();
+            inner.motion = on;
+            let message = messages::motion(on, Operation::Changed, inner.now());
+            events::broadcast(&mut inner, &message);
+        }
+        self.vendor_alert(on, "VMD", "Motion alarm", None, |m| dahua::motion(m, on));
     }
 
-    /// Sets the person state (`MyRuleDetector/PeopleDetect`, `State`), Changed.
+    /// Sets the person state (`MyRuleDetector/PeopleDetect`, `State`), Changed; on a vendor
+    /// personality also `SmartMotionHuman` (Dahua) or `fielddetection` with target human
+    /// (Hikvision).
     pub fn set_person(&self, on: bool) {
-        let mut inner = self.shared.lock();
-        inner.person = on;
-        let message = messages::person(on, Operation::Changed, inner.now());
-        events::broadcast(&mut inner, &message);
+        {
+            let mut inner = self.shared.lock();
+            inner.person = on;
+            let message = messages::person(on, Operation::Changed, inner.now());
+            events::broadcast(&mut inner, &message);
+        }
+        let description = "fielddetection alarm";
+        self.vendor_alert(on, "fielddetection", description, Some("human"), |_| {
+            dahua::person(on)
+        });
+    }
+
+    /// Posts a vendor event: `dahua` parts on a Dahua personality, else one Hikvision alert.
+    fn vendor_alert(
+        &self,
+        active: bool,
+        event_type: &str,
+        description: &str,
+        target: Option<&str>,
+        dahua: impl FnOnce(DahuaModel) -> Vec<vendor::DahuaPart>,
+    ) {
+        let burst = match self.shared.options.personality {
+            Personality::Onvif => return,
+            Personality::Dahua(model) => Burst::Dahua(dahua(model)),
+            Personality::Hikvision(model) => {
+                let (count, now) = {
+                    let mut inner = self.shared.lock();
+                    inner.posts += 1;
+                    (inner.posts, inner.now())
+                };
+                let alert = hikvision::Alert {
+                    event_type,
+                    active,
+                    description,
+                    target,
+                };
+                let port = self.shared.addr.port();
+                Burst::Hikvision(vec![hikvision::alert_part(model, &alert, port, count, now)])
+            }
+        };
+        vendor::broadcast(&self.shared, burst);
+    }
+
+    /// Switches the Dahua stream quirks (new parts, and the announced boundary of new streams).
+    pub fn set_dahua_quirks(&self, quirks: DahuaQuirks) {
+        self.shared.lock().dahua_quirks = quirks;
+    }
+
+    /// Switches the Hikvision stream quirks (for new streams).
+    pub fn set_hik_quirks(&self, quirks: HikQuirks) {
+        self.shared.lock().hik_quirks = quirks;
+    }
+
+    /// What the device says it is (ONVIF GetDeviceInformation, magicBox, deviceInfo).
+    pub fn identity(&self) -> Identity {
+        self.shared.options.personality.identity()
     }
 
     /// Queues a raw `<wsnt:NotificationMessage>` element (with its own namespace declarations)
@@ -339,6 +528,21 @@ impl SimDoorbell {
             loop {
                 let notified = self.shared.requested.notified();
                 if self.shared.lock().stats.action(action) >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    /// Resolves `true` once at least `count` vendor event streams have been opened (see
+    /// [`SimStats::streams_opened`]), `false` after `timeout`.
+    pub async fn wait_for_streams(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.requested.notified();
+                if self.shared.lock().stats.streams_opened >= count {
                     return;
                 }
                 notified.await;

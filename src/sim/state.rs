@@ -9,8 +9,11 @@ use jiff::{SignedDuration, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use super::dahua::DahuaQuirks;
 use super::events::Subscription;
+use super::hikvision::{Call, HikQuirks};
 use super::listener::Ports;
+use super::vendor::{Burst, MAX_QUEUED_BURSTS};
 use super::{Fault, SimOptions, SimStats};
 
 /// How many HTTP Digest nonces are remembered (oldest forgotten first).
@@ -36,6 +39,8 @@ pub struct Shared {
     pub ports_changed: Notify,
     /// Cancelled to close every open connection; replaced by a fresh token each time.
     connections: Mutex<CancellationToken>,
+    /// Vendor event bursts to every open stream.
+    pub vendor: tokio::sync::broadcast::Sender<Arc<Burst>>,
 }
 
 /// Everything behind the lock.
@@ -60,6 +65,16 @@ pub struct Inner {
     pub stats: SimStats,
     /// What `/snapshot.jpg` serves instead of the built-in JPEG (a broken camera).
     pub snapshot: Option<Vec<u8>>,
+    /// Quirks of the Dahua attach stream.
+    pub dahua_quirks: DahuaQuirks,
+    /// Quirks of the Hikvision alert stream.
+    pub hik_quirks: HikQuirks,
+    /// The door station's call.
+    pub call: Call,
+    /// Calls so far (the Dahua `CallID`).
+    pub calls: u64,
+    /// Vendor events posted so far (the Hikvision `activePostCount`).
+    pub posts: u64,
 }
 
 impl Shared {
@@ -76,7 +91,13 @@ impl Shared {
             person: false,
             stats: SimStats::default(),
             snapshot: None,
+            dahua_quirks: DahuaQuirks::default(),
+            hik_quirks: HikQuirks::default(),
+            call: Call::default(),
+            calls: 0,
+            posts: 0,
         };
+        let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {
             options,
             addr,
@@ -86,6 +107,7 @@ impl Shared {
             ports: Mutex::new(ports),
             ports_changed: Notify::new(),
             connections: Mutex::new(CancellationToken::new()),
+            vendor,
         })
     }
 
