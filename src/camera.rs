@@ -1,43 +1,40 @@
-//! One [`Supervisor`] per camera: connect, read device information, subscribe, pull, renew,
-//! recreate; it never gives up.
+//! One [`Supervisor`] per camera: the camera's task. It runs the camera's event sources
+//! ([`crate::source`], today the PullPoint one) as tasks of their own and owns what comes
+//! after them: the one [`Normaliser`], hold deadlines, availability, events, snapshot triggers
+//! and the clock-drift report.
 //!
-//! Errors are classified by [`onvif::Error::retry`]: a lost subscription is recreated at once
-//! (then backed off if that fails too), transport problems back off exponentially with jitter
-//! (reset after a stable minute), rejected credentials wait long and are logged once with a hint.
-//! Availability goes `online` after a successful subscribe and `offline` after the first failed
-//! cycle; the MQTT side then publishes every stateful kind `OFF`, so no stale `ON` remains.
+//! Each source runs its own session and retry policy and reports [`SourceMsg`]s over one
+//! bounded channel; a source that fails is retried on its own. Availability follows the
+//! source that delivers presses ([`availability`]): `online` before the first event of every
+//! session, `offline` only when it stays down past [`OFFLINE_GRACE`] (at once when it never
+//! was up), named after that source. When `offline` is published the MQTT side publishes every
+//! stateful kind `OFF`, and the normaliser forgets its state.
 //!
-//! The PullMessages future is kept alive across hold-expiry timers (it is pinned outside the
-//! `select!`), so an expiring hold never aborts a long poll and loses the events in it.
+//! A source's long poll runs in its own task, so an expiring hold here never aborts it.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, info, warn};
+use tracing::instrument::WithSubscriber;
+use tracing::{Instrument, debug, info, warn};
 
-use crate::backoff::{Backoff, random_jitter};
 use crate::config::CameraConfig;
-use crate::event::{DeviceInfo, Event, Update};
+use crate::event::{Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
-use crate::onvif::{self, Client, Retry, Subscription};
+use crate::onvif::{self, Client};
 use crate::snapshot::{EventTrigger, Trigger};
+use crate::source::pullpoint::{self, PullPoint};
+use crate::source::{SOURCE_QUEUE, SourceMsg};
 
-/// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
-pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
-/// Least time between two PullMessages when a camera answers empty at once instead of holding
-/// the long poll (wjbeckett's listener backs off the same way).
-pub const MIN_PULL_INTERVAL: Duration = Duration::from_secs(1);
-/// Shortest PullMessages timeout we send (some cameras take only whole seconds).
-pub const MIN_PULL_TIMEOUT: Duration = Duration::from_secs(1);
-/// Wait after a fatal error (credentials rejected, events unsupported) before trying again.
-pub const FATAL_RETRY: Duration = Duration::from_secs(300);
+pub mod availability;
 
-/// A camera's supervisor task.
+pub use availability::{Availability, OFFLINE_GRACE};
+
+/// A camera's task.
 pub struct Supervisor {
     config: Arc<CameraConfig>,
     client: Client,
@@ -45,17 +42,15 @@ pub struct Supervisor {
     snapshots: Option<mpsc::Sender<Trigger>>,
     metrics: Metrics,
     shutdown: CancellationToken,
-    /// The drift warning was logged and the clock has not been right since: a camera that
-    /// reconnects often is warned about once, not at every session.
-    drift_warned: AtomicBool,
 }
 
-/// Why a session ended.
-enum End {
-    /// Shutdown was asked for.
-    Shutdown,
-    /// The camera failed.
-    Failed(onvif::Error),
+/// What the camera task keeps between messages.
+struct State {
+    normaliser: Normaliser,
+    availability: Availability,
+    /// The drift warning was logged and the clock has not been right since: a camera that
+    /// reconnects often is warned about once, not at every session.
+    drift_warned: bool,
 }
 
 impl Supervisor {
@@ -75,59 +70,53 @@ impl Supervisor {
             snapshots,
             metrics,
             shutdown,
-            drift_warned: AtomicBool::new(false),
         }
     }
 
-    /// Runs until shutdown. Ends by unsubscribing (bounded) and reporting the camera offline.
+    /// Runs until shutdown. Ends after its sources released what they hold on the camera
+    /// (bounded), reporting the camera offline.
     pub async fn run(self) {
-        let mut backoff = Backoff::with_max(self.config.max_backoff);
-        let mut normaliser = Normaliser::new(&self.config);
-        let mut online: Option<bool> = None;
-        let mut last_retry: Option<Retry> = None;
+        let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
+        let source = PullPoint::new(
+            self.config.clone(),
+            self.client.clone(),
+            self.metrics.clone(),
+        );
+        let sources: Vec<JoinHandle<()>> = vec![tokio::spawn(
+            source
+                .run(tx, self.shutdown.child_token())
+                .in_current_span()
+                .with_current_subscriber(),
+        )];
+        let mut state = State {
+            normaliser: Normaliser::new(&self.config),
+            availability: Availability::default(),
+            drift_warned: false,
+        };
         loop {
-            let err = match self
-                .session(&mut normaliser, &mut backoff, &mut online)
-                .await
-            {
-                End::Shutdown => break,
-                End::Failed(e) => e,
-            };
-            normaliser.reset();
-            self.metrics.set_up(&self.config.id, false);
-            if online != Some(false) {
-                warn!(error = %err, "camera offline");
-                self.send(Update::Offline {
-                    camera: self.config.id.clone(),
-                    reason: err.to_string(),
-                })
-                .await;
-                online = Some(false);
+            let deadline = [
+                state.normaliser.next_deadline(),
+                state.availability.deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                msg = rx.recv() => match msg {
+                    Some(msg) => Box::pin(self.handle(msg, &mut state)).await,
+                    None => break,
+                },
+                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    Box::pin(self.expire(&mut state)).await;
+                }
             }
-            let retry = err.retry();
-            let delay = match retry {
-                Retry::Resubscribe if last_retry != Some(Retry::Resubscribe) => {
-                    info!("subscription lost; subscribing again");
-                    Duration::ZERO
-                }
-                Retry::Fatal => {
-                    if last_retry != Some(Retry::Fatal) {
-                        warn!(error = %err, "camera refuses us; retrying in {FATAL_RETRY:?}");
-                    }
-                    FATAL_RETRY
-                }
-                _ => {
-                    let d = backoff.failed(Instant::now(), random_jitter());
-                    debug!("{err:#}; retry in {d:?}");
-                    d
-                }
-            };
-            last_retry = Some(retry);
-            if !delay.is_zero() {
-                tokio::select! {
-                    () = self.shutdown.cancelled() => break,
-                    () = sleep(delay) => {}
-                }
+        }
+        // Let the sources finish (they unsubscribe, bounded) without blocking on a full queue.
+        while rx.recv().await.is_some() {}
+        for s in sources {
+            if let Err(e) = s.await {
+                warn!("an event source ended abnormally: {e}");
             }
         }
         self.metrics.set_up(&self.config.id, false);
@@ -139,176 +128,64 @@ impl Supervisor {
         info!("camera task stopped");
     }
 
-    /// One connect-subscribe-pull cycle.
-    async fn session(
-        &self,
-        normaliser: &mut Normaliser,
-        backoff: &mut Backoff,
-        online: &mut Option<bool>,
-    ) -> End {
-        // Boxed, like the renew and unsubscribe below: the task's future is allocated for the
-        // whole run, so only the held poll should decide its size (docs/performance.md).
-        let (info, sub) = tokio::select! {
-            () = self.shutdown.cancelled() => return End::Shutdown,
-            r = Box::pin(self.setup()) => match r {
-                Ok(v) => v,
-                Err(e) => return End::Failed(e),
-            },
-        };
-        normaliser.set_model(info.model.as_deref());
-        backoff.succeeded(Instant::now());
-        self.metrics.set_up(&self.config.id, true);
-        if *online != Some(true) {
-            info!(
-                model = info.model.as_deref().unwrap_or("?"),
-                "camera online"
-            );
-            *online = Some(true);
+    async fn handle(&self, msg: SourceMsg, state: &mut State) {
+        match msg {
+            SourceMsg::Up { source, info } => {
+                state.normaliser.set_model(info.model.as_deref());
+                self.metrics.set_up(&self.config.id, true);
+                if state.availability.up() {
+                    info!(
+                        model = info.model.as_deref().unwrap_or("?"),
+                        source, "camera online"
+                    );
+                }
+                self.send(Update::Online {
+                    camera: self.config.id.clone(),
+                    info: *info,
+                })
+                .await;
+            }
+            SourceMsg::Notification(n) => {
+                let now = jiff::Timestamp::now();
+                for e in state.normaliser.handle(&n, now, Instant::now()) {
+                    self.publish(e).await;
+                }
+            }
+            SourceMsg::ClockDrift { offset_ms } => self.report_drift(offset_ms, state).await,
+            SourceMsg::Down { source, reason } => {
+                self.metrics.set_up(&self.config.id, false);
+                debug!(source, "event source down: {reason}");
+                if let Some(reason) = state.availability.down(source, &reason, Instant::now()) {
+                    self.offline(reason, state).await;
+                }
+            }
         }
-        self.send(Update::Online {
+    }
+
+    /// Hold expiries and the end of an availability grace.
+    async fn expire(&self, state: &mut State) {
+        for e in state
+            .normaliser
+            .expire(jiff::Timestamp::now(), Instant::now())
+        {
+            self.publish(e).await;
+        }
+        if let Some(reason) = state.availability.expire(Instant::now()) {
+            self.offline(reason, state).await;
+        }
+    }
+
+    async fn offline(&self, reason: String, state: &mut State) {
+        warn!(reason, "camera offline");
+        state.normaliser.reset();
+        self.send(Update::Offline {
             camera: self.config.id.clone(),
-            info,
+            reason,
         })
         .await;
-        let mut sub = sub;
-        let end = self.pull_loop(&mut sub, normaliser).await;
-        // Leave no subscription behind where the camera still answers.
-        let gone = matches!(&end, End::Failed(e) if e.retry() == Retry::Resubscribe);
-        if !gone {
-            let unsubscribe = Box::pin(self.client.unsubscribe(&sub));
-            let _ = tokio::time::timeout(UNSUBSCRIBE_DEADLINE, unsubscribe).await;
-        }
-        end
-    }
-
-    /// Clock, identity, services and a new subscription: what a session starts with.
-    async fn setup(&self) -> Result<(DeviceInfo, Subscription), onvif::Error> {
-        let offset = self.sync_clock().await?;
-        self.report_drift(offset).await;
-        let mut info = self.client.device_information().await?;
-        // Best effort: many cameras restrict GetNetworkInterfaces; the MAC only links the
-        // device in Home Assistant's registry.
-        info.mac = self.client.mac_address().await.ok().flatten();
-        let services = self.client.services().await?;
-        let events = services.events.ok_or_else(|| onvif::Error::NotSupported {
-            url: onvif::error::redact(self.client.device_url()),
-            action: "the event service (PullPoint)".into(),
-        })?;
-        let sub = self
-            .client
-            .create_pull_point(&events, self.config.subscription)
-            .await?;
-        Ok((info, sub))
-    }
-
-    /// Pulls and renews until an error or shutdown.
-    async fn pull_loop(&self, sub: &mut Subscription, normaliser: &mut Normaliser) -> End {
-        let mut closed_once = false;
-        loop {
-            // Renew now when it would fall due during the shortest poll we make.
-            if sub.renew_due(Instant::now() + MIN_PULL_TIMEOUT) {
-                let renewed = tokio::select! {
-                    () = self.shutdown.cancelled() => return End::Shutdown,
-                    r = Box::pin(self.client.renew(sub, self.config.subscription)) => r,
-                };
-                match renewed {
-                    Ok(s) => {
-                        *sub = s;
-                        self.metrics.renewed(&self.config.id);
-                    }
-                    // Renew failed: the subscription is as good as gone; recreate it.
-                    Err(e) => {
-                        debug!("renew failed: {e:#}");
-                        return End::Failed(onvif::Error::SubscriptionLost {
-                            url: sub.address.to_string(),
-                            reason: format!("renew failed: {e}"),
-                        });
-                    }
-                }
-            }
-            let until_renew = sub.renew_at().saturating_duration_since(Instant::now());
-            let timeout = self
-                .config
-                .pull_timeout
-                .min(until_renew.max(MIN_PULL_TIMEOUT));
-            let started = Instant::now();
-            let result = tokio::select! {
-                r = self.pull_once(sub, timeout, normaliser) => r,
-                () = self.shutdown.cancelled() => return End::Shutdown,
-            };
-            match result {
-                Ok(0) if started.elapsed() < MIN_PULL_INTERVAL => {
-                    if self.idle(started + MIN_PULL_INTERVAL, normaliser).await {
-                        return End::Shutdown;
-                    }
-                }
-                Ok(_) => {}
-                // Cameras may close an idle long poll: normal once, an error if it repeats.
-                Err(onvif::Error::Transport { .. }) if !closed_once => {
-                    closed_once = true;
-                    continue;
-                }
-                Err(e) => return End::Failed(e),
-            }
-            closed_once = false;
-        }
-    }
-
-    /// One PullMessages, serving hold-expiry deadlines while it waits. Returns how many
-    /// notifications arrived.
-    async fn pull_once(
-        &self,
-        sub: &Subscription,
-        timeout: Duration,
-        normaliser: &mut Normaliser,
-    ) -> Result<usize, onvif::Error> {
-        // Pinned where it is made: `tokio::pin!` on a named future kept a second, moved-from
-        // copy of it in this function's state (1.5 KiB per camera, for the whole run).
-        let mut pull = std::pin::pin!(self.client.pull(sub, timeout, self.config.message_limit));
-        loop {
-            let deadline = normaliser.next_deadline();
-            tokio::select! {
-                r = &mut pull => {
-                    let r = r?;
-                    let now = jiff::Timestamp::now();
-                    let at = Instant::now();
-                    for n in &r.notifications {
-                        for e in normaliser.handle(n, now, at) {
-                            Box::pin(self.publish(e)).await;
-                        }
-                    }
-                    return Ok(r.notifications.len());
-                }
-                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                    self.expire(normaliser).await;
-                }
-            }
-        }
-    }
-
-    /// Waits until `until`, serving deadlines; true if shutdown came first.
-    async fn idle(&self, until: Instant, normaliser: &mut Normaliser) -> bool {
-        loop {
-            let deadline = normaliser.next_deadline().filter(|d| *d < until);
-            tokio::select! {
-                () = self.shutdown.cancelled() => return true,
-                () = sleep_until(until) => return false,
-                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
-                    self.expire(normaliser).await;
-                }
-            }
-        }
-    }
-
-    async fn expire(&self, normaliser: &mut Normaliser) {
-        for e in normaliser.expire(jiff::Timestamp::now(), Instant::now()) {
-            Box::pin(self.publish(e)).await;
-        }
     }
 
     /// The event first, then (if configured) a snapshot request: a press never waits for a JPEG.
-    /// Callers box it: inline, it doubled the size of the held poll's state (every camera's
-    /// task carries that size for its whole run).
     async fn publish(&self, event: Event) {
         self.metrics.event(&event);
         let wants_snapshot = event.trigger
@@ -329,40 +206,11 @@ impl Supervisor {
         }
     }
 
-    /// Measures the camera clock; sets it to ours first when the user turned `set_clock` on
-    /// and it drifts beyond the threshold. A camera that refuses keeps working through the
-    /// offset.
-    async fn sync_clock(&self) -> Result<jiff::SignedDuration, onvif::Error> {
-        let offset = self.client.sync_clock().await?;
-        if !self.config.set_clock || !self.drifts(offset) {
-            return Ok(offset);
-        }
-        match self.client.set_system_time(jiff::Timestamp::now()).await {
-            Ok(after) => {
-                info!(
-                    "set the camera clock (it was {:.1} s off; set_clock is on)",
-                    offset.as_secs_f64()
-                );
-                Ok(after)
-            }
-            Err(e) => {
-                warn!("could not set the camera clock: {e}");
-                Ok(offset)
-            }
-        }
-    }
-
-    /// Whether the camera clock is further from ours than the configured threshold.
-    fn drifts(&self, offset: jiff::SignedDuration) -> bool {
-        jiff::SignedDuration::try_from(self.config.drift_threshold)
-            .is_ok_and(|threshold| offset.abs() > threshold)
-    }
-
-    async fn report_drift(&self, offset: jiff::SignedDuration) {
-        let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
+    async fn report_drift(&self, offset_ms: i64, state: &mut State) {
         self.metrics.drift(&self.config.id, offset_ms);
-        let drifts = self.drifts(offset);
-        let warned = self.drift_warned.swap(drifts, Ordering::Relaxed);
+        let offset = jiff::SignedDuration::from_millis(offset_ms);
+        let drifts = pullpoint::drifts(&self.config, offset);
+        let warned = std::mem::replace(&mut state.drift_warned, drifts);
         if drifts {
             let dir = if offset_ms > 0 { "ahead of" } else { "behind" };
             let secs = offset_ms.abs() as f64 / 1000.0;

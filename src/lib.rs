@@ -45,5 +45,6 @@ pub mod rules;
 pub mod secret;
 pub mod sim;
 pub mod snapshot;
+pub mod source;
 pub mod units;
 pub mod wsdiscovery;
