@@ -33,8 +33,8 @@ pub mod pullpoint;
 /// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
 pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
 
-/// Messages a camera's sources may have queued for its task. Each is pointer-sized or close
-/// (the payloads are boxed): a camera's channel costs little while idle.
+/// Messages a camera's sources may have queued for its task. The payloads are boxed, so a
+/// message is small: every camera's channel allocates a block of 32 slots up front.
 pub const SOURCE_QUEUE: usize = 32;
 
 /// What a source tells its camera's task.
@@ -59,6 +59,16 @@ pub enum SourceMsg {
         /// Which source.
         source: &'static str,
         /// Why, for people (names the camera URL, never credentials).
-        reason: String,
+        reason: Box<str>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_message_stays_small() {
+        assert!(std::mem::size_of::<SourceMsg>() <= 5 * std::mem::size_of::<usize>());
+    }
 }

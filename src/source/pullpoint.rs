@@ -142,7 +142,7 @@ impl PullPoint {
                 reported = Some(false);
                 let down = SourceMsg::Down {
                     source: NAME,
-                    reason: err.to_string(),
+                    reason: err.to_string().into(),
                 };
                 if tx.send(down).await.is_err() {
                     break;
