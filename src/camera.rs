@@ -136,7 +136,8 @@ impl Supervisor {
                 if state.availability.up() {
                     info!(
                         model = info.model.as_deref().unwrap_or("?"),
-                        source, "camera online"
+                        source = source.name(),
+                        "camera online"
                     );
                 }
                 self.send(Update::Online {
@@ -152,10 +153,14 @@ impl Supervisor {
                 }
             }
             SourceMsg::ClockDrift { offset_ms } => self.report_drift(offset_ms, state).await,
-            SourceMsg::Down { source, reason } => {
+            SourceMsg::Down(down) => {
                 self.metrics.set_up(&self.config.id, false);
-                debug!(source, "event source down: {reason}");
-                if let Some(reason) = state.availability.down(source, &reason, Instant::now()) {
+                let source = down.source.name();
+                debug!(source, "event source down: {}", down.reason);
+                if let Some(reason) = state
+                    .availability
+                    .down(source, &down.reason, Instant::now())
+                {
                     self.offline(reason, state).await;
                 }
             }

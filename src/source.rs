@@ -9,7 +9,7 @@
 //!   before the first notification of a session;
 //! - [`SourceMsg::Notification`] for every raw message, in the order the camera sent them;
 //! - [`SourceMsg::ClockDrift`] when it measured the camera clock;
-//! - [`SourceMsg::Down`] when it stopped delivering, with a reason for people (no secrets).
+//! - [`SourceMsg::Down`] ([`Down`]) when it stopped delivering, with a reason for people (no secrets).
 //!
 //! The camera task owns everything after that: the one normaliser, hold deadlines,
 //! availability (with a grace for short reconnects), events and snapshot triggers. A source
@@ -37,13 +37,29 @@ pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
 /// message is small: every camera's channel allocates a block of 32 slots up front.
 pub const SOURCE_QUEUE: usize = 32;
 
+/// Which source a message is from; a new kind of source adds its variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// ONVIF PullPoint ([`pullpoint`]).
+    PullPoint,
+}
+
+impl Source {
+    /// The name used in availability reasons and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::PullPoint => "pullpoint",
+        }
+    }
+}
+
 /// What a source tells its camera's task.
 #[derive(Debug)]
 pub enum SourceMsg {
     /// The source delivers events (a new or resumed session).
     Up {
-        /// Which source ([`pullpoint::NAME`], ...).
-        source: &'static str,
+        /// Which source.
+        source: Source,
         /// What the camera says it is.
         info: Box<DeviceInfo>,
     },
@@ -55,12 +71,16 @@ pub enum SourceMsg {
         offset_ms: i64,
     },
     /// The source stopped delivering.
-    Down {
-        /// Which source.
-        source: &'static str,
-        /// Why, for people (names the camera URL, never credentials).
-        reason: Box<str>,
-    },
+    Down(Box<Down>),
+}
+
+/// A source that stopped delivering, and why.
+#[derive(Debug)]
+pub struct Down {
+    /// Which source.
+    pub source: Source,
+    /// Why, for people (names the camera URL, never credentials).
+    pub reason: String,
 }
 
 #[cfg(test)]
@@ -69,6 +89,6 @@ mod tests {
 
     #[test]
     fn a_source_message_stays_small() {
-        assert!(std::mem::size_of::<SourceMsg>() <= 5 * std::mem::size_of::<usize>());
+        assert!(std::mem::size_of::<SourceMsg>() <= 2 * std::mem::size_of::<usize>());
     }
 }

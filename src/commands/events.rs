@@ -279,11 +279,11 @@ pub async fn live(
                 }
                 Some(SourceMsg::Notification(n)) => print!("{}", printer.show(&n)),
                 Some(SourceMsg::ClockDrift { .. }) => {}
-                Some(SourceMsg::Down { reason, .. }) if !delivered => {
-                    failed = Some(reason);
+                Some(SourceMsg::Down(down)) if !delivered => {
+                    failed = Some(down.reason);
                     break;
                 }
-                Some(SourceMsg::Down { reason, .. }) => eprintln!("{reason}; retrying"),
+                Some(SourceMsg::Down(down)) => eprintln!("{}; retrying", down.reason),
             },
         }
     }

@@ -17,15 +17,13 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::{SourceMsg, UNSUBSCRIBE_DEADLINE};
+use super::{Down, Source, SourceMsg, UNSUBSCRIBE_DEADLINE};
 use crate::backoff::{Backoff, Failure, PROBE_INTERVAL, REJECTED_RETRY, random_jitter};
 use crate::config::CameraConfig;
 use crate::event::DeviceInfo;
 use crate::metrics::Metrics;
 use crate::onvif::{self, Client, Retry, Subscription};
 
-/// This source's name in availability reasons and logs.
-pub const NAME: &str = "pullpoint";
 /// Least time between two PullMessages when a camera answers empty at once instead of holding
 /// the long poll (wjbeckett's listener backs off the same way).
 pub const MIN_PULL_INTERVAL: Duration = Duration::from_secs(1);
@@ -112,7 +110,7 @@ impl PullPoint {
                     previous = None;
                     reported = Some(true);
                     let up = SourceMsg::Up {
-                        source: NAME,
+                        source: Source::PullPoint,
                         info: session.info.clone(),
                     };
                     if tx.send(up).await.is_err() {
@@ -140,10 +138,10 @@ impl PullPoint {
             let failure = failure(retry);
             if reported != Some(false) {
                 reported = Some(false);
-                let down = SourceMsg::Down {
-                    source: NAME,
-                    reason: err.to_string().into(),
-                };
+                let down = SourceMsg::Down(Box::new(Down {
+                    source: Source::PullPoint,
+                    reason: err.to_string(),
+                }));
                 if tx.send(down).await.is_err() {
                     break;
                 }
