@@ -114,16 +114,21 @@ impl Supervisor {
         }
         // Let the sources finish (they unsubscribe, bounded) without blocking on a full queue.
         while rx.recv().await.is_some() {}
-        for s in sources {
-            if let Err(e) = s.await {
-                warn!("an event source ended abnormally: {e}");
+        Box::pin(async {
+            for s in sources {
+                if let Err(e) = s.await {
+                    warn!("an event source ended abnormally: {e}");
+                }
             }
-        }
+        })
+        .await;
         self.metrics.set_up(&self.config.id, false);
-        self.send(Update::Offline {
+        // Boxed: inline, the update and its send would be part of the task's state for the
+        // whole run.
+        Box::pin(self.send(Update::Offline {
             camera: self.config.id.clone(),
             reason: "bridge stopping".into(),
-        })
+        }))
         .await;
         info!("camera task stopped");
     }
