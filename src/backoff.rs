@@ -3,6 +3,12 @@
 //! Supervisors (each camera, the MQTT connection) own a [`Backoff`]; nobody else sleeps and
 //! retries. The policy is pure: callers pass the current [`Instant`] and get a delay back, so it
 //! is tested without clocks.
+//!
+//! Camera sources tell [`Backoff::after`] what kind of [`Failure`] they had: a camera that does
+//! not answer at all is probed at the fixed [`PROBE_INTERVAL`] (cheap, and its return is
+//! noticed within one interval however long it was away), a lost subscription is recreated at
+//! once, a camera that answers with errors backs off exponentially, and rejected credentials
+//! wait [`REJECTED_RETRY`].
 
 use std::time::Duration;
 
@@ -14,6 +20,26 @@ pub const DEFAULT_INITIAL: Duration = Duration::from_secs(1);
 pub const DEFAULT_STABLE_AFTER: Duration = Duration::from_secs(60);
 /// Jitter, as a fraction of the delay, added or removed at random.
 pub const JITTER: f64 = 0.2;
+
+/// Between two attempts at a camera that does not answer (connection refused, reset, timed
+/// out): at most 0.5 attempts per second, and a camera that is back is noticed within this.
+pub const PROBE_INTERVAL: Duration = Duration::from_secs(2);
+/// Wait after a failure only the user can fix (credentials rejected, events unsupported).
+pub const REJECTED_RETRY: Duration = Duration::from_secs(300);
+
+/// What kind of failure a camera source had, for [`Backoff::after`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failure {
+    /// No answer at all: probe at [`PROBE_INTERVAL`]; the exponential delay is left as it was.
+    Unreachable,
+    /// The camera no longer knows our subscription: subscribe again at once, backed off
+    /// exponentially when that happens twice in a row.
+    Lost,
+    /// The camera answered with an error (HTTP 500, a fault, garbage): exponential.
+    Answered,
+    /// Only the user can fix it: [`REJECTED_RETRY`], until a success.
+    Rejected,
+}
 
 /// Exponential backoff state.
 #[derive(Debug, Clone)]
@@ -73,6 +99,26 @@ impl Backoff {
         self.max
     }
 
+    /// How long to wait after `failure` at `now`, given the one before it (`previous`, `None`
+    /// after a success); `jitter` as for [`Backoff::failed`].
+    pub fn after(
+        &mut self,
+        failure: Failure,
+        previous: Option<Failure>,
+        now: Instant,
+        jitter: f64,
+    ) -> Duration {
+        match failure {
+            Failure::Unreachable => PROBE_INTERVAL,
+            Failure::Lost if previous != Some(Failure::Lost) => Duration::ZERO,
+            Failure::Rejected => {
+                self.fatal();
+                REJECTED_RETRY
+            }
+            Failure::Lost | Failure::Answered => self.failed(now, jitter),
+        }
+    }
+
     /// Back to the initial delay at once (the MQTT connection does this on every ConnAck:
     /// a broker that accepts us is healthy).
     pub fn reset(&mut self) {
@@ -129,6 +175,45 @@ mod tests {
         assert_eq!(b.failed(now, 0.0), s(30));
         b.reset();
         assert_eq!(b.failed(now, 0.0), s(1));
+    }
+
+    #[test]
+    fn an_unreachable_camera_is_probed_at_a_fixed_interval_however_long_it_is_away() {
+        let now = Instant::now();
+        let mut b = Backoff::new(s(1), s(60), s(60));
+        let mut previous = None;
+        for _ in 0..100 {
+            assert_eq!(
+                b.after(Failure::Unreachable, previous, now, 1.0),
+                PROBE_INTERVAL
+            );
+            previous = Some(Failure::Unreachable);
+        }
+        assert!(PROBE_INTERVAL >= s(2), "at most 0.5 attempts per second");
+        // Probing does not grow the delay for a camera that then answers with errors.
+        assert_eq!(b.after(Failure::Answered, previous, now, 0.0), s(1));
+        assert_eq!(b.after(Failure::Answered, previous, now, 0.0), s(2));
+    }
+
+    #[test]
+    fn a_lost_subscription_is_recreated_at_once_then_backed_off() {
+        let now = Instant::now();
+        let mut b = Backoff::new(s(1), s(60), s(60));
+        assert_eq!(b.after(Failure::Lost, None, now, 0.0), Duration::ZERO);
+        let again = Some(Failure::Lost);
+        assert_eq!(b.after(Failure::Lost, again, now, 0.0), s(1));
+        assert_eq!(b.after(Failure::Lost, again, now, 0.0), s(2));
+    }
+
+    #[test]
+    fn rejected_credentials_wait_the_rejected_delay() {
+        let now = Instant::now();
+        let mut b = Backoff::new(s(1), s(60), s(60));
+        assert_eq!(b.after(Failure::Rejected, None, now, 0.0), REJECTED_RETRY);
+        let again = Some(Failure::Rejected);
+        assert_eq!(b.after(Failure::Rejected, again, now, 0.0), REJECTED_RETRY);
+        // Then an answered error keeps the longest delay until a success.
+        assert_eq!(b.after(Failure::Answered, again, now, 0.0), s(60));
     }
 
     #[test]

@@ -4,11 +4,12 @@
 //!
 //! ```text
 //! camera --long-poll PullMessages, Renew before termination-->
-//! onvif::pullpoint -> Notification -> normalise (+ rules) -> Event   [one camera::Supervisor each]
+//! source::pullpoint -> SourceMsg (Up, Notification, Down) --bounded mpsc-->   [a task per source]
+//! camera::Supervisor: normalise (+ rules) -> Event                             [a task per camera]
 //!    Event -> Update::Event ------------------------------------+
 //!    Event -> snapshot -> archive::store -> Update::Snapshot ---+-> bounded mpsc<Update>
 //! mqtt::publisher -> topics + discovery -> rumqttc -> broker -> Home Assistant
-//! mqtt (commands) -> Command -> the camera's Supervisor
+//! mqtt (commands) -> Command -> app router -> the camera's snapshot task
 //! archive sweeper (interval) -> select_expired -> delete
 //! ```
 //!
@@ -17,6 +18,10 @@
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`onvif`]: our thin SOAP client (WS-Security, Digest, PullPoint) and notification parsing.
+//! - [`source`]: event sources (PullPoint first): each runs its own session and sends raw
+//!   notifications to its camera's task.
+//! - [`camera`]: the per-camera task: its sources, the normaliser, availability, events.
+//! - [`backoff`]: the one retry policy.
 //! - [`normalise`]: notifications -> events (Initialized vs Changed, holds, auto-clear), using
 //!   the data table in [`rules`].
 //! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
@@ -51,5 +56,6 @@ pub mod rules;
 pub mod secret;
 pub mod sim;
 pub mod snapshot;
+pub mod source;
 pub mod units;
 pub mod vendor;

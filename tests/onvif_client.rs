@@ -348,7 +348,7 @@ async fn a_silent_camera_times_out() {
     let client = client(&url, Duration::from_millis(300));
     let err = client.sync_clock().await.unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
-    assert_eq!(err.retry(), onvif::Retry::Backoff);
+    assert_eq!(err.retry(), onvif::Retry::Unreachable);
     let err = client
         .fetch(
             &url.join("/snap.jpg").unwrap(),

@@ -253,7 +253,11 @@ fn services_step(s: &Services) -> Step {
 
 async fn pullpoint(client: &Client, events: &url::Url, b: &Bounded) -> Step {
     let sub = match b
-        .run(client.create_pull_point(events, TEST_SUBSCRIPTION))
+        .run(crate::source::pullpoint::subscribe(
+            client,
+            events,
+            TEST_SUBSCRIPTION,
+        ))
         .await
     {
         Ok(s) => s,

@@ -1,7 +1,7 @@
 //! `doorbell-bridge events`: what a camera sends and what the rules make of it, for writing a
 //! user rule or attaching to a bug report.
 //!
-//! `--camera ID` subscribes (PullPoint) and prints each NotificationMessage live: its raw
+//! `--camera ID` runs the daemon's PullPoint source ([`crate::source::pullpoint`]) and prints each NotificationMessage live: its raw
 //! topic, items and the events derived from it ([`classify`] for which rule decided, a
 //! [`Normaliser`] for the events themselves). `--from-file capture.xml` does the same offline
 //! for a saved PullMessagesResponse. `--json` prints only the events, one JSON object per line,
@@ -10,23 +10,26 @@
 use std::fmt::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use crate::camera::{UNSUBSCRIBE_DEADLINE, client_for};
+use crate::camera::client_for;
 use crate::config::CameraConfig;
 use crate::event::{Event, Items};
+use crate::metrics::Metrics;
 use crate::normalise::{Classified, Normaliser, Origin, classify};
-use crate::onvif::{self, Client, Notification, Subscription};
+use crate::onvif::{self, Notification};
 use crate::rules::RULES;
+use crate::source::pullpoint::PullPoint;
+use crate::source::{SOURCE_QUEUE, SourceMsg};
 
 /// Longest capture file read by `--from-file` (as large as any SOAP answer we accept).
 pub const MAX_CAPTURE_BYTES: u64 = onvif::MAX_SOAP_BYTES;
-/// Longest PullMessages wait while watching, so hold expiries and `--duration` are noticed.
-pub const WATCH_PULL_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest ElementItem line (its items) shown in the human output.
 const SHOWN_ELEMENT: usize = 200;
 
@@ -75,6 +78,11 @@ impl Printer {
         } else {
             describe(n, &classified, &events, &self.camera)
         }
+    }
+
+    /// When the next hold or auto-clear expires.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.normaliser.next_deadline()
     }
 
     /// The text for holds and auto-clears that expired by now.
@@ -229,8 +237,10 @@ pub struct Until {
     pub duration: Option<Duration>,
 }
 
-/// Subscribes to `camera` and prints until `shutdown`, `until.count` triggers or
-/// `until.duration`; unsubscribes at the end.
+/// Subscribes to `camera` through the daemon's PullPoint source and prints until `shutdown`,
+/// `until.count` triggers or `until.duration`; the source unsubscribes at the end. A camera
+/// that fails before it delivers anything is an error (with a hint); one that fails later is
+/// retried, as the daemon would, and said so on stderr.
 pub async fn live(
     camera: &CameraConfig,
     json: bool,
@@ -241,114 +251,51 @@ pub async fn live(
     let hint = "run `doorbell-bridge check` for a step-by-step diagnosis";
     let client = client_for(camera, onvif::ClientOptions::default())
         .with_context(|| format!("camera {id}"))?;
-    let info = client
-        .device_information()
-        .await
-        .with_context(|| format!("camera {id} ({hint})"))?;
-    let services = client
-        .services()
-        .await
-        .with_context(|| format!("camera {id} ({hint})"))?;
-    let events = services.events.with_context(|| {
-        format!("camera {id} has no event service; turn ONVIF events on in the camera")
-    })?;
-    let sub = client
-        .create_pull_point(&events, camera.subscription)
-        .await
-        .with_context(|| format!("camera {id}: cannot subscribe ({hint})"))?;
-    eprintln!(
-        "subscribed to {}; waiting for events (Ctrl-C to stop)",
-        onvif::error::redact(&sub.address)
-    );
+    let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
+    let stop = shutdown.child_token();
+    let source = PullPoint::new(Arc::new(camera.clone()), client, Metrics::default());
+    let task = tokio::spawn(source.run(tx, stop.clone()));
     let mut printer = Printer::new(camera, json);
-    printer.set_model(info.model.as_deref());
     let deadline = until.duration.map(|d| Instant::now() + d);
-    let mut watch = Watch {
-        client: &client,
-        camera,
-        events: &events,
-        sub,
-    };
-    let result = watch
-        .run(&mut printer, until.count, deadline, &shutdown)
-        .await;
-    let _ = tokio::time::timeout(UNSUBSCRIBE_DEADLINE, client.unsubscribe(&watch.sub)).await;
-    result.with_context(|| format!("camera {id} ({hint})"))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-struct Watch<'a> {
-    client: &'a Client,
-    camera: &'a CameraConfig,
-    events: &'a url::Url,
-    sub: Subscription,
-}
-
-impl Watch<'_> {
-    async fn run(
-        &mut self,
-        printer: &mut Printer,
-        count: Option<u64>,
-        deadline: Option<Instant>,
-        shutdown: &CancellationToken,
-    ) -> Result<(), onvif::Error> {
-        let mut closed_once = false;
-        let far = Instant::now() + Duration::from_secs(86_400 * 365);
-        while count.is_none_or(|c| printer.triggers < c) {
-            if self.sub.renew_due(Instant::now() + WATCH_PULL_TIMEOUT) {
-                self.renew().await?;
+    let far = Instant::now() + Duration::from_secs(86_400 * 365);
+    let mut delivered = false;
+    let mut failed = None;
+    while until.count.is_none_or(|c| printer.triggers < c) {
+        let expiry = printer.next_deadline();
+        tokio::select! {
+            () = shutdown.cancelled() => break,
+            () = tokio::time::sleep_until(deadline.unwrap_or(far)) => break,
+            () = tokio::time::sleep_until(expiry.unwrap_or(far)), if expiry.is_some() => {
+                print!("{}", printer.expire());
             }
-            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let timeout = [
-                Some(self.camera.pull_timeout),
-                Some(WATCH_PULL_TIMEOUT),
-                left,
-            ]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(WATCH_PULL_TIMEOUT)
-            .max(Duration::from_secs(1));
-            let pulled = tokio::select! {
-                () = shutdown.cancelled() => return Ok(()),
-                () = tokio::time::sleep_until(deadline.unwrap_or(far)) => return Ok(()),
-                r = self.client.pull(&self.sub, timeout, self.camera.message_limit) => r,
-            };
-            match pulled {
-                Ok(r) => {
-                    closed_once = false;
-                    for n in &r.notifications {
-                        print!("{}", printer.show(n));
+            msg = rx.recv() => match msg {
+                None => break,
+                Some(SourceMsg::Up { info, .. }) => {
+                    printer.set_model(info.model.as_deref());
+                    if delivered {
+                        eprintln!("the camera is back; waiting for events");
+                    } else {
+                        eprintln!("subscribed; waiting for events (Ctrl-C to stop)");
                     }
-                    print!("{}", printer.expire());
+                    delivered = true;
                 }
-                // Cameras may close an idle long poll: normal once, an error if it repeats.
-                Err(onvif::Error::Transport { .. }) if !closed_once => closed_once = true,
-                Err(onvif::Error::SubscriptionLost { .. }) => {
-                    eprintln!("the camera dropped the subscription; subscribing again");
-                    self.sub = self
-                        .client
-                        .create_pull_point(self.events, self.camera.subscription)
-                        .await?;
+                Some(SourceMsg::Notification(n)) => print!("{}", printer.show(&n)),
+                Some(SourceMsg::ClockDrift { .. }) => {}
+                Some(SourceMsg::Down(down)) if !delivered => {
+                    failed = Some(down.reason);
+                    break;
                 }
-                Err(e) => return Err(e),
-            }
+                Some(SourceMsg::Down(down)) => eprintln!("{}; retrying", down.reason),
+            },
         }
-        Ok(())
     }
-
-    async fn renew(&mut self) -> Result<(), onvif::Error> {
-        match self.client.renew(&self.sub, self.camera.subscription).await {
-            Ok(s) => self.sub = s,
-            Err(_) => {
-                self.sub = self
-                    .client
-                    .create_pull_point(self.events, self.camera.subscription)
-                    .await?;
-            }
-        }
-        Ok(())
+    stop.cancel();
+    while rx.recv().await.is_some() {}
+    let _ = task.await;
+    if let Some(reason) = failed {
+        anyhow::bail!("camera {id}: {reason} ({hint})");
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The camera `--from-file` uses without `--camera`: built-in rules only.

@@ -106,8 +106,11 @@ pub enum Retry {
     Fatal,
     /// The subscription is gone: create a new one at once (then back off if that fails too).
     Resubscribe,
-    /// A transient problem: retry with backoff.
+    /// The camera answered with a transient error: retry with backoff.
     Backoff,
+    /// No answer at all (refused, reset, timed out): probe cheaply until it answers; a
+    /// subscription it held may still be there.
+    Unreachable,
 }
 
 impl Error {
@@ -116,9 +119,8 @@ impl Error {
         match self {
             Error::Unauthorized { .. } | Error::NotSupported { .. } => Retry::Fatal,
             Error::SubscriptionLost { .. } => Retry::Resubscribe,
-            Error::Timeout { .. }
-            | Error::Fault { .. }
-            | Error::Transport { .. }
+            Error::Timeout { .. } | Error::Transport { .. } => Retry::Unreachable,
+            Error::Fault { .. }
             | Error::Http { .. }
             | Error::Malformed { .. }
             | Error::TooLarge { .. } => Retry::Backoff,

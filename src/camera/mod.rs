@@ -1,0 +1,336 @@
+//! One [`Supervisor`] per camera: the camera's task. It runs the camera's event sources
+//! ([`crate::source`], today the PullPoint one) as tasks of their own and owns what comes
+//! after them: the one [`Normaliser`], hold deadlines, availability, events, snapshot triggers
+//! and the clock-drift report.
+//!
+//! Each source runs its own session and retry policy and reports [`SourceMsg`]s over one
+//! bounded channel; a source that fails is retried on its own. Availability follows the
+//! source that delivers presses ([`availability`]): `online` before the first event of every
+//! session, `offline` only when it stays down past [`OFFLINE_GRACE`] (at once when it never
+//! was up), named after that source. When `offline` is published the MQTT side publishes every
+//! stateful kind `OFF`, and the normaliser forgets its state.
+//!
+//! A source's long poll runs in its own task, so an expiring hold here never aborts it.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio::time::{Duration, Instant, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::instrument::WithSubscriber;
+use tracing::{Instrument, debug, info, warn};
+
+use crate::config::CameraConfig;
+use crate::event::{Event, Update};
+use crate::metrics::Metrics;
+use crate::normalise::Normaliser;
+use crate::onvif::{self, Client};
+use crate::snapshot::Trigger;
+use crate::source::pullpoint::{self, PullPoint};
+use crate::source::{SOURCE_QUEUE, SourceMsg};
+
+pub mod availability;
+
+pub use availability::{Availability, OFFLINE_GRACE};
+
+/// A camera's task.
+pub struct Supervisor {
+    config: Arc<CameraConfig>,
+    client: Client,
+    updates: mpsc::Sender<Update>,
+    snapshots: Option<mpsc::Sender<Trigger>>,
+    metrics: Metrics,
+    shutdown: CancellationToken,
+}
+
+/// What the camera task keeps between messages.
+struct State {
+    normaliser: Normaliser,
+    availability: Availability,
+    /// The drift warning was logged and the clock has not been right since: a camera that
+    /// reconnects often is warned about once, not at every session.
+    drift_warned: bool,
+}
+
+impl Supervisor {
+    /// A supervisor for `config`, reporting on `updates`, asking `snapshots` for pictures.
+    pub fn new(
+        config: Arc<CameraConfig>,
+        client: Client,
+        updates: mpsc::Sender<Update>,
+        snapshots: Option<mpsc::Sender<Trigger>>,
+        metrics: Metrics,
+        shutdown: CancellationToken,
+    ) -> Self {
+        Self {
+            config,
+            client,
+            updates,
+            snapshots,
+            metrics,
+            shutdown,
+        }
+    }
+
+    /// Runs until shutdown. Ends after its sources released what they hold on the camera
+    /// (bounded), reporting the camera offline.
+    pub async fn run(self) {
+        let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
+        let source = PullPoint::new(
+            self.config.clone(),
+            self.client.clone(),
+            self.metrics.clone(),
+        );
+        let sources: Vec<JoinHandle<()>> = vec![tokio::spawn(
+            source
+                .run(tx, self.shutdown.child_token())
+                .in_current_span()
+                .with_current_subscriber(),
+        )];
+        let mut state = State {
+            normaliser: Normaliser::new(&self.config),
+            availability: Availability::default(),
+            drift_warned: false,
+        };
+        loop {
+            let deadline = [
+                state.normaliser.next_deadline(),
+                state.availability.deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            tokio::select! {
+                () = self.shutdown.cancelled() => break,
+                msg = rx.recv() => match msg {
+                    Some(msg) => Box::pin(self.handle(msg, &mut state)).await,
+                    None => break,
+                },
+                () = sleep_until(deadline.unwrap_or_else(far_future)), if deadline.is_some() => {
+                    Box::pin(self.expire(&mut state)).await;
+                }
+            }
+        }
+        // Let the sources finish (they unsubscribe, bounded) without blocking on a full queue.
+        while rx.recv().await.is_some() {}
+        Box::pin(async {
+            for s in sources {
+                if let Err(e) = s.await {
+                    warn!("an event source ended abnormally: {e}");
+                }
+            }
+        })
+        .await;
+        self.metrics.set_up(&self.config.id, false);
+        // Boxed: inline, the update and its send would be part of the task's state for the
+        // whole run.
+        Box::pin(self.send(Update::Offline {
+            camera: self.config.id.clone(),
+            reason: "bridge stopping".into(),
+        }))
+        .await;
+        info!("camera task stopped");
+    }
+
+    async fn handle(&self, msg: SourceMsg, state: &mut State) {
+        match msg {
+            SourceMsg::Up { source, info } => {
+                state.normaliser.set_model(info.model.as_deref());
+                self.metrics.set_up(&self.config.id, true);
+                if state.availability.up() {
+                    info!(
+                        model = info.model.as_deref().unwrap_or("?"),
+                        source = source.name(),
+                        "camera online"
+                    );
+                }
+                self.send(Update::Online {
+                    camera: self.config.id.clone(),
+                    info: *info,
+                })
+                .await;
+            }
+            SourceMsg::Notification(n) => {
+                let now = jiff::Timestamp::now();
+                for e in state.normaliser.handle(&n, now, Instant::now()) {
+                    self.publish(e).await;
+                }
+            }
+            SourceMsg::ClockDrift { offset_ms } => self.report_drift(offset_ms, state).await,
+            SourceMsg::Down(down) => {
+                self.metrics.set_up(&self.config.id, false);
+                let source = down.source.name();
+                debug!(source, "event source down: {}", down.reason);
+                if let Some(reason) = state
+                    .availability
+                    .down(source, &down.reason, Instant::now())
+                {
+                    self.offline(reason, state).await;
+                }
+            }
+        }
+    }
+
+    /// Hold expiries and the end of an availability grace.
+    async fn expire(&self, state: &mut State) {
+        for e in state
+            .normaliser
+            .expire(jiff::Timestamp::now(), Instant::now())
+        {
+            self.publish(e).await;
+        }
+        if let Some(reason) = state.availability.expire(Instant::now()) {
+            self.offline(reason, state).await;
+        }
+    }
+
+    async fn offline(&self, reason: String, state: &mut State) {
+        warn!(reason, "camera offline");
+        state.normaliser.reset();
+        self.send(Update::Offline {
+            camera: self.config.id.clone(),
+            reason,
+        })
+        .await;
+    }
+
+    /// The event first, then (if configured) a snapshot request: a press never waits for a JPEG.
+    async fn publish(&self, event: Event) {
+        self.metrics.event(&event);
+        let wants_snapshot = event.trigger
+            && self.config.snapshot.enabled
+            && self.config.snapshot.on.contains(&event.kind);
+        let trigger = wants_snapshot.then(|| Trigger::for_event(&event));
+        self.send(Update::Event(event)).await;
+        if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {
+            // A full queue means a fetch is running and queued triggers will share it.
+            let _ = tx.try_send(t);
+        }
+    }
+
+    async fn report_drift(&self, offset_ms: i64, state: &mut State) {
+        self.metrics.drift(&self.config.id, offset_ms);
+        let offset = jiff::SignedDuration::from_millis(offset_ms);
+        let drifts = pullpoint::drifts(&self.config, offset);
+        let warned = std::mem::replace(&mut state.drift_warned, drifts);
+        if drifts {
+            let dir = if offset_ms > 0 { "ahead of" } else { "behind" };
+            let secs = offset_ms.abs() as f64 / 1000.0;
+            if warned {
+                debug!("camera clock is still {secs:.1} s {dir} ours");
+            } else {
+                warn!(
+                    "camera clock is {secs:.1} s {dir} ours; the bridge compensates, but enable NTP on the camera so its timestamps are right"
+                );
+            }
+        }
+        self.send(Update::ClockDrift {
+            camera: self.config.id.clone(),
+            offset_ms,
+        })
+        .await;
+    }
+
+    /// Sends to the MQTT side; the publisher drains continuously, so this waits only briefly.
+    /// A closed channel means the bridge is stopping: nothing to do.
+    async fn send(&self, update: Update) {
+        let _ = self.updates.send(update).await;
+    }
+}
+
+/// The ONVIF client for a configured camera (credentials and TLS choice from the config), with
+/// an HTTP client of its own; a bridge with many cameras uses [`HttpClients`] instead.
+pub fn client_for(
+    config: &CameraConfig,
+    options: onvif::ClientOptions,
+) -> Result<Client, onvif::Error> {
+    let (credentials, options) = settings(config, options);
+    Client::new(config.url.clone(), credentials, options)
+}
+
+/// The HTTP clients a bridge's cameras share, one per distinct [`onvif::ClientOptions`]
+/// (in practice one, or two with `tls_insecure` cameras). A client per camera cost about
+/// 100 KiB and 2 ms each (the system CA certificates, loaded by every client): 1000 cameras
+/// took 100 MiB and 2.5 s to start (docs/performance.md). Connections are still pooled per
+/// camera (per host and port).
+#[derive(Debug, Default)]
+pub struct HttpClients {
+    built: Vec<(onvif::ClientOptions, reqwest::Client)>,
+}
+
+impl HttpClients {
+    /// The ONVIF client for a configured camera, sharing an HTTP client with the others.
+    pub fn client_for(
+        &mut self,
+        config: &CameraConfig,
+        options: onvif::ClientOptions,
+    ) -> Result<Client, onvif::Error> {
+        let (credentials, options) = settings(config, options);
+        let http = match self.built.iter().find(|(o, _)| *o == options) {
+            Some((_, http)) => http.clone(),
+            None => {
+                let http =
+                    onvif::client::http_client(&options).map_err(|e| onvif::Error::Transport {
+                        url: onvif::error::redact(&config.url),
+                        detail: onvif::error::transport_detail(e),
+                    })?;
+                self.built.push((options.clone(), http.clone()));
+                http
+            }
+        };
+        Client::with_http(config.url.clone(), credentials, options, http)
+    }
+}
+
+/// A camera's credentials and client options from its config.
+fn settings(
+    config: &CameraConfig,
+    options: onvif::ClientOptions,
+) -> (Option<onvif::Credentials>, onvif::ClientOptions) {
+    let credentials = config.username.as_ref().map(|username| onvif::Credentials {
+        username: username.clone(),
+        password: config.password.clone().unwrap_or_default(),
+    });
+    let options = onvif::ClientOptions {
+        tls_insecure: config.tls_insecure,
+        ..options
+    };
+    (credentials, options)
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86_400 * 365)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cameras_share_one_http_client_per_tls_setting() {
+        let text = r#"
+            [[cameras]]
+            id = "a"
+            url = "http://127.0.0.1:1/onvif/device_service"
+            [[cameras]]
+            id = "b"
+            url = "http://127.0.0.1:2/onvif/device_service"
+            [[cameras]]
+            id = "c"
+            url = "https://127.0.0.1:3/onvif/device_service"
+            tls_insecure = true
+        "#;
+        let config = crate::config::from_toml(text, std::path::Path::new("t.toml")).unwrap();
+        assert_eq!(config.cameras.len(), 3);
+        let mut http = HttpClients::default();
+        for cam in &config.cameras {
+            let client = http
+                .client_for(cam, onvif::ClientOptions::default())
+                .unwrap();
+            assert_eq!(client.device_url(), &cam.url);
+            assert_eq!(client.options().tls_insecure, cam.tls_insecure);
+        }
+        assert_eq!(http.built.len(), 2, "one client for a and b, one for c");
+    }
+}

@@ -1,0 +1,94 @@
+//! Event sources: where a camera's raw notifications come from.
+//!
+//! A camera has one or more sources. Each source is a task that runs its own session against
+//! the camera (connect, authenticate, subscribe or attach, read, renew, recreate, back off
+//! through [`crate::backoff`]) and reports over one bounded channel to the camera's task
+//! ([`crate::camera::Supervisor`]) as [`SourceMsg`]s:
+//!
+//! - [`SourceMsg::Up`] when it delivers (again), with what the camera says it is; always
+//!   before the first notification of a session;
+//! - [`SourceMsg::Notification`] for every raw message, in the order the camera sent them;
+//! - [`SourceMsg::ClockDrift`] when it measured the camera clock;
+//! - [`SourceMsg::Down`] ([`Down`]) when it stopped delivering, with a reason for people (no secrets).
+//!
+//! The camera task owns everything after that: the one normaliser, hold deadlines,
+//! availability (with a grace for short reconnects), events and snapshot triggers. A source
+//! that fails retries on its own; the other sources of the camera keep running. A source ends
+//! when its shutdown token is cancelled, after releasing what it holds on the camera (bounded
+//! by [`UNSUBSCRIBE_DEADLINE`]).
+//!
+//! A new kind of source (a vendor's HTTP event stream, a polled status, notifications pushed
+//! to a listener) is a new file here with a `run(self, tx, shutdown)` loop that sends these
+//! messages; the camera task does not change.
+//!
+//! - [`pullpoint`]: ONVIF PullPoint (CreatePullPointSubscription, PullMessages, Renew).
+
+use std::time::Duration;
+
+use crate::event::DeviceInfo;
+use crate::onvif::Notification;
+
+pub mod pullpoint;
+
+/// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
+pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
+
+/// Messages a camera's sources may have queued for its task. The payloads are boxed, so a
+/// message is small: every camera's channel allocates a block of 32 slots up front.
+pub const SOURCE_QUEUE: usize = 32;
+
+/// Which source a message is from; a new kind of source adds its variant here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// ONVIF PullPoint ([`pullpoint`]).
+    PullPoint,
+}
+
+impl Source {
+    /// The name used in availability reasons and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            Source::PullPoint => "pullpoint",
+        }
+    }
+}
+
+/// What a source tells its camera's task.
+#[derive(Debug)]
+pub enum SourceMsg {
+    /// The source delivers events (a new or resumed session).
+    Up {
+        /// Which source.
+        source: Source,
+        /// What the camera says it is.
+        info: Box<DeviceInfo>,
+    },
+    /// One raw notification.
+    Notification(Box<Notification>),
+    /// The camera clock minus ours, as just measured.
+    ClockDrift {
+        /// Offset in milliseconds.
+        offset_ms: i64,
+    },
+    /// The source stopped delivering.
+    Down(Box<Down>),
+}
+
+/// A source that stopped delivering, and why.
+#[derive(Debug)]
+pub struct Down {
+    /// Which source.
+    pub source: Source,
+    /// Why, for people (names the camera URL, never credentials).
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_source_message_stays_small() {
+        assert!(std::mem::size_of::<SourceMsg>() <= 2 * std::mem::size_of::<usize>());
+    }
+}

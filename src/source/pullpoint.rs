@@ -1,0 +1,380 @@
+//! The ONVIF PullPoint source: clock, identity, CreatePullPointSubscription, then PullMessages
+//! and Renew until the camera fails; then back off and start again. It never gives up.
+//!
+//! A subscription outlives a short outage: after a transport error (the camera does not
+//! answer at all) the source keeps it, probes the camera at [`crate::backoff::PROBE_INTERVAL`]
+//! with the unauthenticated GetSystemDateAndTime, and renews and pulls the *same* subscription
+//! once the camera answers, so presses the camera queued meanwhile are delivered. It makes a
+//! new one only when the camera says the old one is unknown, or it expired; a subscription it
+//! replaces while the camera still answers is unsubscribed (best effort, bounded), so the
+//! camera's few subscription slots do not fill up. See [`disposition`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio::time::{Instant, sleep, sleep_until};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::{Down, Source, SourceMsg, UNSUBSCRIBE_DEADLINE};
+use crate::backoff::{Backoff, Failure, PROBE_INTERVAL, REJECTED_RETRY, random_jitter};
+use crate::config::CameraConfig;
+use crate::event::DeviceInfo;
+use crate::metrics::Metrics;
+use crate::onvif::{self, Client, Retry, Subscription};
+
+/// Least time between two PullMessages when a camera answers empty at once instead of holding
+/// the long poll (wjbeckett's listener backs off the same way).
+pub const MIN_PULL_INTERVAL: Duration = Duration::from_secs(1);
+/// Shortest PullMessages timeout we send (some cameras take only whole seconds).
+pub const MIN_PULL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What becomes of a subscription after an error (pure).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Disposition {
+    /// The camera did not answer: keep it, and renew it once the camera answers again.
+    Keep,
+    /// The camera answered with an error: unsubscribe (best effort) and make a new one.
+    Release,
+    /// The camera says it is unknown or expired: forget it.
+    Gone,
+}
+
+/// What to do with the subscription after an error with this advice.
+pub fn disposition(retry: Retry) -> Disposition {
+    match retry {
+        Retry::Unreachable => Disposition::Keep,
+        Retry::Resubscribe => Disposition::Gone,
+        Retry::Backoff | Retry::Fatal => Disposition::Release,
+    }
+}
+
+/// The backoff class of an error with this advice.
+pub fn failure(retry: Retry) -> Failure {
+    match retry {
+        Retry::Unreachable => Failure::Unreachable,
+        Retry::Resubscribe => Failure::Lost,
+        Retry::Backoff => Failure::Answered,
+        Retry::Fatal => Failure::Rejected,
+    }
+}
+
+/// A subscription and the device it is on.
+struct Held {
+    info: Box<DeviceInfo>,
+    sub: Subscription,
+}
+
+/// Why a session ended.
+enum End {
+    Shutdown,
+    Failed(onvif::Error),
+}
+
+/// A camera's PullPoint source.
+pub struct PullPoint {
+    config: Arc<CameraConfig>,
+    client: Client,
+    metrics: Metrics,
+}
+
+impl PullPoint {
+    /// The PullPoint source of `config`'s camera, through `client`.
+    pub fn new(config: Arc<CameraConfig>, client: Client, metrics: Metrics) -> Self {
+        Self {
+            config,
+            client,
+            metrics,
+        }
+    }
+
+    /// Runs until `shutdown` (or until the camera task is gone), reporting on `tx`. Ends by
+    /// unsubscribing what it holds (bounded by [`UNSUBSCRIBE_DEADLINE`]).
+    pub async fn run(self, tx: mpsc::Sender<SourceMsg>, shutdown: CancellationToken) {
+        let mut backoff = Backoff::with_max(self.config.max_backoff);
+        let mut previous: Option<Failure> = None;
+        let mut held: Option<Held> = None;
+        // What the camera task was last told: None before anything, then up or down.
+        let mut reported: Option<bool> = None;
+        loop {
+            // Boxed, like renew and unsubscribe: the task's future is allocated for the whole
+            // run, so only the held poll should decide its size (docs/performance.md).
+            let started = tokio::select! {
+                () = shutdown.cancelled() => break,
+                r = Box::pin(self.start(&mut held, &tx)) => r,
+            };
+            let err = match started {
+                Ok(mut session) => {
+                    backoff.succeeded(Instant::now());
+                    previous = None;
+                    reported = Some(true);
+                    let up = SourceMsg::Up {
+                        source: Source::PullPoint,
+                        info: session.info.clone(),
+                    };
+                    if tx.send(up).await.is_err() {
+                        held = Some(session);
+                        break;
+                    }
+                    let end = self.pull_loop(&mut session.sub, &tx, &shutdown).await;
+                    let err = match end {
+                        End::Shutdown => {
+                            held = Some(session);
+                            break;
+                        }
+                        End::Failed(e) => e,
+                    };
+                    match disposition(err.retry()) {
+                        Disposition::Keep => held = Some(session),
+                        Disposition::Release => Box::pin(self.release(&session.sub)).await,
+                        Disposition::Gone => {}
+                    }
+                    err
+                }
+                Err(e) => e,
+            };
+            let retry = err.retry();
+            let failure = failure(retry);
+            if reported != Some(false) {
+                reported = Some(false);
+                let down = SourceMsg::Down(Box::new(Down {
+                    source: Source::PullPoint,
+                    reason: err.to_string(),
+                }));
+                if tx.send(down).await.is_err() {
+                    break;
+                }
+            }
+            let delay = backoff.after(failure, previous, Instant::now(), random_jitter());
+            if previous != Some(failure) {
+                match failure {
+                    Failure::Lost => info!("subscription lost; subscribing again"),
+                    Failure::Rejected => {
+                        warn!(error = %err, "camera refuses us; retrying in {REJECTED_RETRY:?}");
+                    }
+                    Failure::Unreachable => {
+                        info!(error = %err, "camera unreachable; probing every {PROBE_INTERVAL:?}");
+                    }
+                    Failure::Answered => {}
+                }
+            }
+            debug!("{err:#}; retry in {delay:?}");
+            previous = Some(failure);
+            if !delay.is_zero() {
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = sleep(delay) => {}
+                }
+            }
+        }
+        if let Some(h) = held {
+            Box::pin(self.release(&h.sub)).await;
+        }
+    }
+
+    /// Starts a session: the clock first (unauthenticated, so it doubles as the cheap probe of
+    /// a camera that was away), then the held subscription renewed if the camera still has
+    /// it, else identity, services and a new subscription.
+    async fn start(
+        &self,
+        held: &mut Option<Held>,
+        tx: &mpsc::Sender<SourceMsg>,
+    ) -> Result<Held, onvif::Error> {
+        let offset = self.sync_clock().await?;
+        let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
+        let _ = tx.send(SourceMsg::ClockDrift { offset_ms }).await;
+        if let Some(h) = held.take() {
+            if h.sub.is_expired(Instant::now()) {
+                debug!("the held subscription expired; replacing it");
+                self.release(&h.sub).await;
+            } else {
+                match self.client.renew(&h.sub, self.config.subscription).await {
+                    Ok(sub) => {
+                        self.metrics.renewed(&self.config.id);
+                        info!("camera answers again; resumed the subscription");
+                        return Ok(Held { info: h.info, sub });
+                    }
+                    Err(e) => match disposition(e.retry()) {
+                        Disposition::Keep => {
+                            *held = Some(h);
+                            return Err(e);
+                        }
+                        Disposition::Gone => debug!("the camera forgot the subscription: {e}"),
+                        Disposition::Release => self.release(&h.sub).await,
+                    },
+                }
+            }
+        }
+        let mut info = self.client.device_information().await?;
+        // Best effort: many cameras restrict GetNetworkInterfaces; the MAC only links the
+        // device in Home Assistant's registry.
+        info.mac = self.client.mac_address().await.ok().flatten();
+        let events = self.events_service().await?;
+        let sub = subscribe(&self.client, &events, self.config.subscription).await?;
+        Ok(Held {
+            info: Box::new(info),
+            sub,
+        })
+    }
+
+    /// The event service address, or a clear error when the camera has none.
+    async fn events_service(&self) -> Result<url::Url, onvif::Error> {
+        let services = self.client.services().await?;
+        services.events.ok_or_else(|| onvif::Error::NotSupported {
+            url: onvif::error::redact(self.client.device_url()),
+            action: "the event service (PullPoint)".into(),
+        })
+    }
+
+    /// Pulls and renews until an error or shutdown.
+    async fn pull_loop(
+        &self,
+        sub: &mut Subscription,
+        tx: &mpsc::Sender<SourceMsg>,
+        shutdown: &CancellationToken,
+    ) -> End {
+        let mut closed_once = false;
+        loop {
+            // Renew now when it would fall due during the shortest poll we make.
+            if sub.renew_due(Instant::now() + MIN_PULL_TIMEOUT) {
+                let renewed = tokio::select! {
+                    () = shutdown.cancelled() => return End::Shutdown,
+                    r = Box::pin(self.client.renew(sub, self.config.subscription)) => r,
+                };
+                match renewed {
+                    Ok(s) => {
+                        *sub = s;
+                        self.metrics.renewed(&self.config.id);
+                    }
+                    Err(e) => return End::Failed(Box::pin(self.renew_failed(sub, e)).await),
+                }
+            }
+            let until_renew = sub.renew_at().saturating_duration_since(Instant::now());
+            let timeout = self
+                .config
+                .pull_timeout
+                .min(until_renew.max(MIN_PULL_TIMEOUT));
+            let started = Instant::now();
+            let result = tokio::select! {
+                r = self.client.pull(sub, timeout, self.config.message_limit) => r,
+                () = shutdown.cancelled() => return End::Shutdown,
+            };
+            match result {
+                Ok(r) => {
+                    let count = r.notifications.len();
+                    for n in r.notifications {
+                        let msg = SourceMsg::Notification(Box::new(n));
+                        if tx.send(msg).await.is_err() {
+                            return End::Shutdown;
+                        }
+                    }
+                    if count == 0 && started.elapsed() < MIN_PULL_INTERVAL {
+                        tokio::select! {
+                            () = shutdown.cancelled() => return End::Shutdown,
+                            () = sleep_until(started + MIN_PULL_INTERVAL) => {}
+                        }
+                    }
+                }
+                // Cameras may close an idle long poll: normal once, an error if it repeats.
+                Err(onvif::Error::Transport { .. }) if !closed_once => {
+                    closed_once = true;
+                    continue;
+                }
+                Err(e) => return End::Failed(e),
+            }
+            closed_once = false;
+        }
+    }
+
+    /// The error a session ends with after Renew failed with `e`: kept as it is when the camera
+    /// did not answer (the subscription is renewed again when it does); otherwise the
+    /// subscription is as good as gone: released, and recreated at once.
+    async fn renew_failed(&self, sub: &Subscription, e: onvif::Error) -> onvif::Error {
+        debug!("renew failed: {e:#}");
+        match disposition(e.retry()) {
+            Disposition::Keep | Disposition::Gone => e,
+            Disposition::Release => {
+                self.release(sub).await;
+                onvif::Error::SubscriptionLost {
+                    url: onvif::error::redact(&sub.address),
+                    reason: format!("renew failed: {e}"),
+                }
+            }
+        }
+    }
+
+    /// Unsubscribes, best effort and bounded.
+    async fn release(&self, sub: &Subscription) {
+        release(&self.client, sub).await;
+    }
+
+    /// Measures the camera clock; sets it to ours first when the user turned `set_clock` on
+    /// and it drifts beyond the threshold. A camera that refuses keeps working through the
+    /// offset.
+    async fn sync_clock(&self) -> Result<jiff::SignedDuration, onvif::Error> {
+        let offset = self.client.sync_clock().await?;
+        if !self.config.set_clock || !drifts(&self.config, offset) {
+            return Ok(offset);
+        }
+        match self.client.set_system_time(jiff::Timestamp::now()).await {
+            Ok(after) => {
+                info!(
+                    "set the camera clock (it was {:.1} s off; set_clock is on)",
+                    offset.as_secs_f64()
+                );
+                Ok(after)
+            }
+            Err(e) => {
+                warn!("could not set the camera clock: {e}");
+                Ok(offset)
+            }
+        }
+    }
+}
+
+/// CreatePullPointSubscription for `lifetime` on the event service at `events` (the daemon,
+/// `events --camera` and `check` subscribe through this).
+pub async fn subscribe(
+    client: &Client,
+    events: &url::Url,
+    lifetime: Duration,
+) -> Result<Subscription, onvif::Error> {
+    client.create_pull_point(events, lifetime).await
+}
+
+/// Unsubscribes `sub`, best effort, waiting at most [`UNSUBSCRIBE_DEADLINE`].
+pub async fn release(client: &Client, sub: &Subscription) {
+    let unsubscribe = client.unsubscribe(sub);
+    match tokio::time::timeout(UNSUBSCRIBE_DEADLINE, unsubscribe).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => debug!("unsubscribe failed: {e}"),
+        Err(_) => debug!("unsubscribe got no answer within {UNSUBSCRIBE_DEADLINE:?}"),
+    }
+}
+
+/// Whether the camera clock is further from ours than the configured threshold.
+pub fn drifts(config: &CameraConfig, offset: jiff::SignedDuration) -> bool {
+    jiff::SignedDuration::try_from(config.drift_threshold)
+        .is_ok_and(|threshold| offset.abs() > threshold)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_subscription_survives_only_an_unanswered_error() {
+        let table = [
+            (Retry::Unreachable, Disposition::Keep, Failure::Unreachable),
+            (Retry::Resubscribe, Disposition::Gone, Failure::Lost),
+            (Retry::Backoff, Disposition::Release, Failure::Answered),
+            (Retry::Fatal, Disposition::Release, Failure::Rejected),
+        ];
+        assert!(!table.is_empty());
+        for (retry, keep, fail) in table {
+            assert_eq!(disposition(retry), keep, "{retry:?}");
+            assert_eq!(failure(retry), fail, "{retry:?}");
+        }
+    }
+}
