@@ -236,8 +236,10 @@ impl SimDoorbell {
         url::Url::parse(&text).expect("a socket address always makes a valid URL")
     }
 
-    /// Presses the doorbell button: Visitor `State` true, then false (both Changed).
-    pub fn press(&self) {
+    /// Presses the doorbell button: Visitor `State` true, then false (both Changed). Returns
+    /// the `UtcTime` both messages carry, as sent (the bridge publishes it as `camera_time`),
+    /// so a caller can tell its presses apart in what the bridge publishes.
+    pub fn press(&self) -> String {
         let mut inner = self.shared.lock();
         let now = inner.now();
         events::broadcast(
@@ -248,6 +250,7 @@ impl SimDoorbell {
             &mut inner,
             &messages::visitor(false, Operation::Changed, now),
         );
+        xsd::format_precise(now)
     }
 
     /// Sets the motion state (`CellMotionDetector/Motion`, `IsMotion`), Changed.
