@@ -141,6 +141,8 @@ struct Soak<'a> {
     broker_cpu_before: Duration,
     /// Per camera: the active fault and its episode.
     active: Vec<Option<(Kind, usize)>>,
+    /// Per camera: its latest episode.
+    latest: Vec<Option<usize>>,
     pending: Vec<Pending>,
     probes: mpsc::UnboundedSender<Resubscribed>,
     started: Instant,
@@ -169,6 +171,7 @@ async fn soak(
         broker_pid: broker.pid(),
         broker_cpu_before: Duration::ZERO,
         active: vec![None; sims.len()],
+        latest: vec![None; sims.len()],
         pending: Vec::new(),
         probes: probe_tx,
         started: Instant::now(),
@@ -338,6 +341,7 @@ impl Soak<'_> {
         let now = Instant::now();
         let episode = self.ledger.fault_started(blow.camera, blow.kind, now);
         self.active[blow.camera] = Some((blow.kind, episode));
+        self.latest[blow.camera] = Some(episode);
         self.pending.push(Pending {
             at: now + blow.lasts,
             episode,
@@ -383,8 +387,9 @@ impl Soak<'_> {
             self.probes_gave_up += 1;
             return false;
         }
-        if self.active[r.camera].is_some() {
-            // Faulted again before it resubscribed: that episode has no probe.
+        if self.active[r.camera].is_some() || self.latest[r.camera] != Some(r.episode) {
+            // Faulted again before it resubscribed: that episode has no probe (the latest one's
+            // probe presses; two at once would carry the same stamp).
             return false;
         }
         let (press, when) = self.press(r.camera);
