@@ -17,11 +17,13 @@ use crate::report::{Dist, Outcome, Phase};
 use crate::watch::{self, Arrival, What};
 
 /// Base topic of the bench's bridge.
-const BASE: &str = "bench";
+pub const BASE: &str = "bench";
 /// How long one single press may take to show up before it counts as missing.
 const SINGLE_DEADLINE: Duration = Duration::from_secs(10);
 /// How long the bridge may take to stop after SIGTERM.
 const STOP_DEADLINE: Duration = Duration::from_secs(20);
+/// Distinct warning messages the report lists.
+pub const MAX_WARNINGS: usize = 10;
 /// Settling time after the last camera came online, before the idle window (retained
 /// startup messages, first long polls).
 const SETTLE: Duration = Duration::from_secs(2);
@@ -89,7 +91,7 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
     )?;
     let log = dir.path().join("bridge.log");
     let started = Instant::now();
-    let bridge = spawn(plan, &config, &log)?;
+    let bridge = spawn(&plan.bridge, &plan.env, &config, "warn", &log)?;
     let pid = bridge.id().to_string();
     let mut run = Run {
         plan: plan.clone(),
@@ -116,7 +118,8 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
     result
 }
 
-fn write_config(
+/// Writes the bridge's config for `sims` (cameras `c0`, `c1`, ...) into `dir`.
+pub fn write_config(
     dir: &Path,
     archive: &Path,
     port: u16,
@@ -141,18 +144,25 @@ fn write_config(
     Ok(path)
 }
 
-fn spawn(plan: &Plan, config: &Path, log: &Path) -> anyhow::Result<Child> {
+/// Starts the bridge at `bridge` with `config`, logging at `level` into `log`.
+pub fn spawn(
+    bridge: &Path,
+    env: &[(String, String)],
+    config: &Path,
+    level: &str,
+    log: &Path,
+) -> anyhow::Result<Child> {
     let out = std::fs::File::create(log)?;
-    Command::new(&plan.bridge)
+    Command::new(bridge)
         .arg("--config")
         .arg(config)
-        .args(["--log-level", "warn", "--log-format", "human", "run"])
-        .envs(plan.env.iter().map(|(k, v)| (k, v)))
+        .args(["--log-level", level, "--log-format", "human", "run"])
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out.try_clone()?)
         .stderr(out)
         .spawn()
-        .with_context(|| format!("cannot start {}", plan.bridge.display()))
+        .with_context(|| format!("cannot start {}", bridge.display()))
 }
 
 impl Run {
@@ -383,26 +393,8 @@ impl Run {
         None
     }
 
-    /// Distinct WARN/ERROR lines of the bridge log (without their timestamps), with counts.
     fn warnings(&self) -> Vec<(String, usize)> {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let mut seen: Vec<(String, usize)> = Vec::new();
-        for line in text.lines() {
-            let Some(i) = line.find("WARN").or_else(|| line.find("ERROR")) else {
-                continue;
-            };
-            // Digits (ports, ids) differ per camera: the same message for every camera counts once.
-            let msg: String = line[i..]
-                .chars()
-                .map(|c| if c.is_ascii_digit() { '#' } else { c })
-                .collect();
-            if let Some((_, n)) = seen.iter_mut().find(|(m, _)| *m == msg) {
-                *n += 1;
-            } else if seen.len() < 10 {
-                seen.push((msg, 1));
-            }
-        }
-        seen
+        warnings(&self.log)
     }
 
     fn log_tail(&self) -> String {
@@ -410,4 +402,27 @@ impl Run {
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(30)..].join("\n")
     }
+}
+
+/// Distinct WARN/ERROR lines of the bridge log at `log` (without their timestamps; digits, such
+/// as ports and ids, as `#`), with counts; at most [`MAX_WARNINGS`] distinct ones.
+pub fn warnings(log: &Path) -> Vec<(String, usize)> {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut seen: Vec<(String, usize)> = Vec::new();
+    for line in text.lines() {
+        let Some(i) = line.find("WARN").or_else(|| line.find("ERROR")) else {
+            continue;
+        };
+        // Digits (ports, ids) differ per camera: the same message for every camera counts once.
+        let msg: String = line[i..]
+            .chars()
+            .map(|c| if c.is_ascii_digit() { '#' } else { c })
+            .collect();
+        if let Some((_, n)) = seen.iter_mut().find(|(m, _)| *m == msg) {
+            *n += 1;
+        } else if seen.len() < MAX_WARNINGS {
+            seen.push((msg, 1));
+        }
+    }
+    seen
 }

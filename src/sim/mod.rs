@@ -316,12 +316,14 @@ impl SimDoorbell {
     /// Changed). Dahua: the model's code sequence on every attach stream (nothing on ONVIF).
     /// Hikvision door station: the call rings ([`SimOptions::ring_for`]) and an
     /// `AccessControllerEvent` major 3 / minor 1024 with a picture goes on the alert stream;
-    /// a Hikvision camera has no button (nothing happens).
-    pub fn press(&self) {
+    /// a Hikvision camera has no button (nothing happens). Returns the device time the press
+    /// carries, as sent (the bridge publishes the ONVIF one as `camera_time`), so a caller can
+    /// tell its presses apart in what the bridge publishes.
+    pub fn press(&self) -> String {
+        let now = self.shared.lock().now();
         match self.shared.options.personality {
             Personality::Onvif => {
                 let mut inner = self.shared.lock();
-                let now = inner.now();
                 events::broadcast(
                     &mut inner,
                     &messages::visitor(true, Operation::Changed, now),
@@ -352,6 +354,7 @@ impl SimDoorbell {
             }
             Personality::Hikvision(HikModel::Camera) => {}
         }
+        xsd::format_precise(now)
     }
 
     /// Answers the ringing call on the indoor unit (Hikvision door station: `ring` -> `onCall`).
