@@ -76,8 +76,30 @@ pub fn host_allowed(uri: &Url, camera: &Url, allowed: &[String]) -> bool {
 }
 
 /// Finds a camera's snapshot URI: Media2 first, else Media; the configured profile or the
-/// highest resolution; only the camera's own host or an allowed one.
+/// highest resolution; only the camera's own host or an allowed one. A camera with
+/// `api = "dahua"` or `"hikvision"` whose ONVIF gives none falls back to the vendor's own
+/// snapshot path on its host ([`vendor_snapshot`]).
 pub async fn lookup(client: &Client, camera: &CameraConfig) -> Result<Url, Error> {
+    match onvif_lookup(client, camera).await {
+        Ok(u) => Ok(u),
+        Err(e) => vendor_snapshot(client.device_url(), camera).ok_or(e),
+    }
+}
+
+/// The vendor snapshot URL of a camera whose `api` names a vendor: Dahua
+/// `/cgi-bin/snapshot.cgi?channel=N`, Hikvision `/ISAPI/Streaming/channels/N01/picture`, on the
+/// camera's own scheme, host and port.
+pub fn vendor_snapshot(device_url: &Url, camera: &CameraConfig) -> Option<Url> {
+    let channel = camera.channel.unwrap_or(1);
+    let path = match camera.api {
+        crate::config::Api::Dahua => crate::dahua::snapshot_path(channel),
+        crate::config::Api::Hikvision => crate::hikvision::snapshot_path(channel),
+        crate::config::Api::Auto | crate::config::Api::Onvif => return None,
+    };
+    crate::source::stream::origin(device_url).join(&path).ok()
+}
+
+async fn onvif_lookup(client: &Client, camera: &CameraConfig) -> Result<Url, Error> {
     let services = client.services().await?;
     let candidates = [
         services.media2.map(|url| MediaService {

@@ -21,14 +21,16 @@ use tokio_util::sync::CancellationToken;
 use tracing::instrument::WithSubscriber;
 use tracing::{Instrument, debug, info, warn};
 
-use crate::config::CameraConfig;
-use crate::event::{Event, Update};
+use crate::config::{Api, CameraConfig};
+use crate::event::{DeviceInfo, Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
 use crate::onvif::{self, Client};
 use crate::snapshot::Trigger;
+use crate::source::callstatus::CallStatus;
 use crate::source::pullpoint::{self, PullPoint};
-use crate::source::{SOURCE_QUEUE, SourceMsg};
+use crate::source::stream::{Protocol, VendorStream};
+use crate::source::{SOURCE_QUEUE, Source, SourceMsg};
 
 pub mod availability;
 
@@ -48,6 +50,17 @@ pub struct Supervisor {
 struct State {
     normaliser: Normaliser,
     availability: Availability,
+    /// The API in use: the configured one, or what `auto` resolved to (`Auto` until the
+    /// device said who made it).
+    api: Api,
+    /// The source whose state is the camera's availability: the one that delivers presses.
+    presses: Source,
+    /// What the sources said the device is (ONVIF first, the vendor API filling gaps).
+    info: DeviceInfo,
+    /// The running sources.
+    sources: Vec<JoinHandle<()>>,
+    /// For sources started later (when `auto` resolves); dropped before the end drain.
+    tx: Option<mpsc::Sender<SourceMsg>>,
     /// The drift warning was logged and the clock has not been right since: a camera that
     /// reconnects often is warned about once, not at every session.
     drift_warned: bool,
@@ -77,22 +90,20 @@ impl Supervisor {
     /// (bounded), reporting the camera offline.
     pub async fn run(self) {
         let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
-        let source = PullPoint::new(
-            self.config.clone(),
-            self.client.clone(),
-            self.metrics.clone(),
-        );
-        let sources: Vec<JoinHandle<()>> = vec![tokio::spawn(
-            source
-                .run(tx, self.shutdown.child_token())
-                .in_current_span()
-                .with_current_subscriber(),
-        )];
+        let api = self.config.api;
         let mut state = State {
             normaliser: Normaliser::new(&self.config),
             availability: Availability::default(),
+            api,
+            presses: presses_source(api),
+            info: DeviceInfo::default(),
+            sources: Vec::new(),
+            tx: Some(tx),
             drift_warned: false,
         };
+        for source in sources_of(api) {
+            self.start_source(*source, &mut state);
+        }
         loop {
             let deadline = [
                 state.normaliser.next_deadline(),
@@ -113,7 +124,9 @@ impl Supervisor {
             }
         }
         // Let the sources finish (they unsubscribe, bounded) without blocking on a full queue.
+        state.tx = None;
         while rx.recv().await.is_some() {}
+        let sources = std::mem::take(&mut state.sources);
         Box::pin(async {
             for s in sources {
                 if let Err(e) = s.await {
@@ -136,18 +149,29 @@ impl Supervisor {
     async fn handle(&self, msg: SourceMsg, state: &mut State) {
         match msg {
             SourceMsg::Up { source, info } => {
-                state.normaliser.set_model(info.model.as_deref());
-                self.metrics.set_up(&self.config.id, true);
-                if state.availability.up() {
-                    info!(
-                        model = info.model.as_deref().unwrap_or("?"),
-                        source = source.name(),
-                        "camera online"
-                    );
+                merge_info(&mut state.info, *info, source == Source::PullPoint);
+                state.normaliser.set_model(state.info.model.as_deref());
+                if source == Source::PullPoint && state.api == Api::Auto {
+                    self.resolve_api(state);
+                }
+                if source != state.presses {
+                    debug!(source = source.name(), "event source up");
+                    if !state.availability.is_online() {
+                        return;
+                    }
+                } else {
+                    self.metrics.set_up(&self.config.id, true);
+                    if state.availability.up() {
+                        info!(
+                            model = state.info.model.as_deref().unwrap_or("?"),
+                            source = source.name(),
+                            "camera online"
+                        );
+                    }
                 }
                 self.send(Update::Online {
                     camera: self.config.id.clone(),
-                    info: *info,
+                    info: state.info.clone(),
                 })
                 .await;
             }
@@ -158,6 +182,14 @@ impl Supervisor {
                 }
             }
             SourceMsg::ClockDrift { offset_ms } => self.report_drift(offset_ms, state).await,
+            SourceMsg::Down(down) if down.source != state.presses => {
+                info!(
+                    source = down.source.name(),
+                    "event source down (the camera's presses come from {}): {}",
+                    state.presses.name(),
+                    down.reason
+                );
+            }
             SourceMsg::Down(down) => {
                 self.metrics.set_up(&self.config.id, false);
                 let source = down.source.name();
@@ -168,6 +200,45 @@ impl Supervisor {
                 {
                     self.offline(reason, state).await;
                 }
+            }
+        }
+    }
+
+    /// Starts `source` as a task of its own, reporting on the camera's channel.
+    fn start_source(&self, source: Source, state: &mut State) {
+        let Some(tx) = state.tx.clone() else {
+            return;
+        };
+        let config = self.config.clone();
+        let client = self.client.clone();
+        let shutdown = self.shutdown.child_token();
+        let task = match source {
+            Source::PullPoint => tokio::spawn(attach(
+                PullPoint::new(config, client, self.metrics.clone()).run(tx, shutdown),
+            )),
+            Source::Dahua => tokio::spawn(attach(
+                VendorStream::new(config, client, Protocol::Dahua).run(tx, shutdown),
+            )),
+            Source::Hikvision => tokio::spawn(attach(
+                VendorStream::new(config, client, Protocol::Hikvision).run(tx, shutdown),
+            )),
+            Source::CallStatus => {
+                tokio::spawn(attach(CallStatus::new(config, client).run(tx, shutdown)))
+            }
+        };
+        state.sources.push(task);
+    }
+
+    /// `api = "auto"`: the ONVIF manufacturer decides, once; a vendor API's sources start and
+    /// deliver the presses from then on.
+    fn resolve_api(&self, state: &mut State) {
+        let (api, why) = Api::Auto.resolve(state.info.manufacturer.as_deref());
+        info!("events through the {} API ({why})", api.as_str());
+        state.api = api;
+        state.presses = presses_source(api);
+        for source in sources_of(api) {
+            if *source != Source::PullPoint {
+                self.start_source(*source, state);
             }
         }
     }
@@ -297,6 +368,51 @@ fn settings(
         ..options
     };
     (credentials, options)
+}
+
+/// The sources a camera with `api` runs (`auto`: ONVIF until the manufacturer is known).
+pub fn sources_of(api: Api) -> &'static [Source] {
+    match api {
+        Api::Auto | Api::Onvif => &[Source::PullPoint],
+        Api::Dahua => &[Source::PullPoint, Source::Dahua],
+        Api::Hikvision => &[Source::PullPoint, Source::Hikvision, Source::CallStatus],
+    }
+}
+
+/// The source whose state is a camera's availability: the one that delivers its presses. For
+/// Hikvision it is the alert stream (the call status is polled besides).
+pub fn presses_source(api: Api) -> Source {
+    match api {
+        Api::Auto | Api::Onvif => Source::PullPoint,
+        Api::Dahua => Source::Dahua,
+        Api::Hikvision => Source::Hikvision,
+    }
+}
+
+/// Fills `into` from `from`: ONVIF's answers (`prefer` true) replace the vendor API's; the
+/// vendor API's only fill what ONVIF left empty.
+fn merge_info(into: &mut DeviceInfo, from: DeviceInfo, prefer: bool) {
+    let fields = [
+        (&mut into.manufacturer, from.manufacturer),
+        (&mut into.model, from.model),
+        (&mut into.firmware, from.firmware),
+        (&mut into.serial, from.serial),
+        (&mut into.hardware, from.hardware),
+        (&mut into.mac, from.mac),
+        (&mut into.configuration_url, from.configuration_url),
+    ];
+    for (slot, value) in fields {
+        if value.is_some() && (prefer || slot.is_none()) {
+            *slot = value;
+        }
+    }
+}
+
+/// A source task in the camera task's span and log subscriber.
+fn attach<F: std::future::Future>(
+    f: F,
+) -> tracing::instrument::WithDispatch<tracing::instrument::Instrumented<F>> {
+    f.in_current_span().with_current_subscriber()
 }
 
 fn far_future() -> Instant {

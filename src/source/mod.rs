@@ -22,13 +22,17 @@
 //! messages; the camera task does not change.
 //!
 //! - [`pullpoint`]: ONVIF PullPoint (CreatePullPointSubscription, PullMessages, Renew).
+//! - [`stream`]: the vendor HTTP event streams (Dahua attach, Hikvision alertStream).
+//! - [`callstatus`]: a Hikvision door station's call status, polled.
 
 use std::time::Duration;
 
 use crate::event::DeviceInfo;
 use crate::onvif::Notification;
 
+pub mod callstatus;
 pub mod pullpoint;
+pub mod stream;
 
 /// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
 pub const UNSUBSCRIBE_DEADLINE: Duration = Duration::from_secs(2);
@@ -42,6 +46,12 @@ pub const SOURCE_QUEUE: usize = 32;
 pub enum Source {
     /// ONVIF PullPoint ([`pullpoint`]).
     PullPoint,
+    /// The Dahua HTTP event stream ([`stream`]).
+    Dahua,
+    /// The Hikvision alert stream ([`stream`]).
+    Hikvision,
+    /// A Hikvision door station's call status ([`callstatus`]).
+    CallStatus,
 }
 
 impl Source {
@@ -49,6 +59,9 @@ impl Source {
     pub fn name(self) -> &'static str {
         match self {
             Source::PullPoint => "pullpoint",
+            Source::Dahua => stream::DAHUA,
+            Source::Hikvision => stream::HIKVISION,
+            Source::CallStatus => callstatus::NAME,
         }
     }
 }
