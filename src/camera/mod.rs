@@ -18,8 +18,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
-use tracing::instrument::WithSubscriber;
-use tracing::{Instrument, debug, info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::{Api, CameraConfig};
 use crate::event::{DeviceInfo, Event, Update};
@@ -27,10 +26,7 @@ use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
 use crate::onvif::{self, Client};
 use crate::snapshot::Trigger;
-use crate::source::callstatus::CallStatus;
-use crate::source::pullpoint::{self, PullPoint};
-use crate::source::stream::{Protocol, VendorStream};
-use crate::source::{SOURCE_QUEUE, Source, SourceMsg};
+use crate::source::{SOURCE_QUEUE, Source, SourceMsg, presses_source, pullpoint, sources_of};
 
 pub mod availability;
 
@@ -209,24 +205,14 @@ impl Supervisor {
         let Some(tx) = state.tx.clone() else {
             return;
         };
-        let config = self.config.clone();
-        let client = self.client.clone();
-        let shutdown = self.shutdown.child_token();
-        let task = match source {
-            Source::PullPoint => tokio::spawn(attach(
-                PullPoint::new(config, client, self.metrics.clone()).run(tx, shutdown),
-            )),
-            Source::Dahua => tokio::spawn(attach(
-                VendorStream::new(config, client, Protocol::Dahua).run(tx, shutdown),
-            )),
-            Source::Hikvision => tokio::spawn(attach(
-                VendorStream::new(config, client, Protocol::Hikvision).run(tx, shutdown),
-            )),
-            Source::CallStatus => {
-                tokio::spawn(attach(CallStatus::new(config, client).run(tx, shutdown)))
-            }
-        };
-        state.sources.push(task);
+        state.sources.push(crate::source::spawn(
+            source,
+            &self.config,
+            &self.client,
+            &self.metrics,
+            tx,
+            self.shutdown.child_token(),
+        ));
     }
 
     /// `api = "auto"`: the ONVIF manufacturer decides, once; a vendor API's sources start and
@@ -370,25 +356,6 @@ fn settings(
     (credentials, options)
 }
 
-/// The sources a camera with `api` runs (`auto`: ONVIF until the manufacturer is known).
-pub fn sources_of(api: Api) -> &'static [Source] {
-    match api {
-        Api::Auto | Api::Onvif => &[Source::PullPoint],
-        Api::Dahua => &[Source::PullPoint, Source::Dahua],
-        Api::Hikvision => &[Source::PullPoint, Source::Hikvision, Source::CallStatus],
-    }
-}
-
-/// The source whose state is a camera's availability: the one that delivers its presses. For
-/// Hikvision it is the alert stream (the call status is polled besides).
-pub fn presses_source(api: Api) -> Source {
-    match api {
-        Api::Auto | Api::Onvif => Source::PullPoint,
-        Api::Dahua => Source::Dahua,
-        Api::Hikvision => Source::Hikvision,
-    }
-}
-
 /// Fills `into` from `from`: ONVIF's answers (`prefer` true) replace the vendor API's; the
 /// vendor API's only fill what ONVIF left empty.
 fn merge_info(into: &mut DeviceInfo, from: DeviceInfo, prefer: bool) {
@@ -406,13 +373,6 @@ fn merge_info(into: &mut DeviceInfo, from: DeviceInfo, prefer: bool) {
             *slot = value;
         }
     }
-}
-
-/// A source task in the camera task's span and log subscriber.
-fn attach<F: std::future::Future>(
-    f: F,
-) -> tracing::instrument::WithDispatch<tracing::instrument::Instrumented<F>> {
-    f.in_current_span().with_current_subscriber()
 }
 
 fn far_future() -> Instant {

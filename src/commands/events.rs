@@ -19,14 +19,13 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::camera::client_for;
-use crate::config::CameraConfig;
+use crate::config::{Api, CameraConfig};
 use crate::event::{Event, Items};
 use crate::metrics::Metrics;
 use crate::normalise::{Classified, Normaliser, Origin, classify};
 use crate::onvif::{self, Notification};
 use crate::rules::RULES;
-use crate::source::pullpoint::PullPoint;
-use crate::source::{SOURCE_QUEUE, SourceMsg};
+use crate::source::{self, SOURCE_QUEUE, Source, SourceMsg, presses_source, sources_of};
 
 /// Longest capture file read by `--from-file` (as large as any SOAP answer we accept).
 pub const MAX_CAPTURE_BYTES: u64 = onvif::MAX_SOAP_BYTES;
@@ -212,8 +211,11 @@ pub fn from_file(path: &Path, camera: &CameraConfig, json: bool) -> anyhow::Resu
     }
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read {} as UTF-8 text", path.display()))?;
-    let notifications = onvif::xml::parse_messages(&text)
-        .with_context(|| format!("{}: not usable as a capture", path.display()))?;
+    let notifications = match vendor_capture(&text) {
+        Some(n) => n,
+        None => onvif::xml::parse_messages(&text)
+            .with_context(|| format!("{}: not usable as a capture", path.display()))?,
+    };
     if notifications.is_empty() {
         eprintln!(
             "{}: holds no wsnt:NotificationMessage; save the whole PullMessagesResponse the camera sent",
@@ -226,6 +228,40 @@ pub fn from_file(path: &Path, camera: &CameraConfig, json: bool) -> anyhow::Resu
         print!("{}", printer.show(n));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The notifications of a saved vendor stream, or `None` when `text` is not one: a Dahua
+/// attach body (`Code=...` parts), a Hikvision alert stream (`EventNotificationAlert`
+/// documents or JSON alerts), or Hikvision call-status answers, one per line.
+pub fn vendor_capture(text: &str) -> Option<Vec<Notification>> {
+    use crate::hikvision::call;
+    use crate::source::stream::{Protocol, Read, Reader};
+    let protocol = if text.contains("Code=") {
+        Protocol::Dahua
+    } else if text.contains("EventNotificationAlert") || text.contains("\"eventType\"") {
+        Protocol::Hikvision
+    } else if text.contains("\"CallStatus\"") {
+        let mut tracker = call::CallTracker::new();
+        let mut out = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            if let Ok(status) = call::parse(line.as_bytes()) {
+                for change in tracker.observe(status) {
+                    out.push(call::to_notification(change, status));
+                }
+            }
+        }
+        return Some(out);
+    } else {
+        return None;
+    };
+    let mut reader = Reader::new(protocol, None);
+    let mut out = Vec::new();
+    reader.feed(text.as_bytes(), &mut |r| {
+        if let Read::Notification(n) = r {
+            out.push(n);
+        }
+    });
+    Some(out)
 }
 
 /// When the live watch stops.
@@ -253,8 +289,14 @@ pub async fn live(
         .with_context(|| format!("camera {id}"))?;
     let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
     let stop = shutdown.child_token();
-    let source = PullPoint::new(Arc::new(camera.clone()), client, Metrics::default());
-    let task = tokio::spawn(source.run(tx, stop.clone()));
+    let config = Arc::new(camera.clone());
+    let metrics = Metrics::default();
+    let mut api = camera.api;
+    let mut presses = presses_source(api);
+    let mut tasks: Vec<_> = sources_of(api)
+        .iter()
+        .map(|s| source::spawn(*s, &config, &client, &metrics, tx.clone(), stop.clone()))
+        .collect();
     let mut printer = Printer::new(camera, json);
     let deadline = until.duration.map(|d| Instant::now() + d);
     let far = Instant::now() + Duration::from_secs(86_400 * 365);
@@ -270,8 +312,20 @@ pub async fn live(
             }
             msg = rx.recv() => match msg {
                 None => break,
-                Some(SourceMsg::Up { info, .. }) => {
+                Some(SourceMsg::Up { source, info }) => {
                     printer.set_model(info.model.as_deref());
+                    if source == Source::PullPoint && api == Api::Auto {
+                        let (chosen, why) = Api::Auto.resolve(info.manufacturer.as_deref());
+                        eprintln!("events through the {} API ({why})", chosen.as_str());
+                        api = chosen;
+                        presses = presses_source(api);
+                        for s in sources_of(api).iter().filter(|s| **s != Source::PullPoint) {
+                            tasks.push(source::spawn(*s, &config, &client, &metrics, tx.clone(), stop.clone()));
+                        }
+                    }
+                    if source != presses {
+                        continue;
+                    }
                     if delivered {
                         eprintln!("the camera is back; waiting for events");
                     } else {
@@ -281,6 +335,9 @@ pub async fn live(
                 }
                 Some(SourceMsg::Notification(n)) => print!("{}", printer.show(&n)),
                 Some(SourceMsg::ClockDrift { .. }) => {}
+                Some(SourceMsg::Down(down)) if down.source != presses => {
+                    eprintln!("{}: {}", down.source.name(), down.reason);
+                }
                 Some(SourceMsg::Down(down)) if !delivered => {
                     failed = Some(down.reason);
                     break;
@@ -290,8 +347,11 @@ pub async fn live(
         }
     }
     stop.cancel();
+    drop(tx);
     while rx.recv().await.is_some() {}
-    let _ = task.await;
+    for task in tasks {
+        let _ = task.await;
+    }
     if let Some(reason) = failed {
         anyhow::bail!("camera {id}: {reason} ({hint})");
     }
@@ -310,6 +370,25 @@ pub fn file_camera() -> CameraConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `events --from-file` reads saved vendor streams too, so a capture can go with an issue.
+    #[test]
+    fn saved_vendor_streams_are_read_as_captures() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let cases = [
+            ("dahua/ad110_press.txt", "dahua:_DoTalkAction_"),
+            ("hikvision/camera_alerts.txt", "hikvision:VMD"),
+            ("hikvision/kv6113_callstatus.txt", "hikvision:callStatus"),
+        ];
+        assert!(!cases.is_empty());
+        for (file, topic) in cases {
+            let text = std::fs::read_to_string(root.join(file)).unwrap();
+            let found = vendor_capture(&text).unwrap_or_else(|| panic!("{file}: not a capture"));
+            assert!(found.iter().any(|n| n.topic == topic), "{file}: {found:?}");
+        }
+        let onvif = std::fs::read_to_string(root.join("onvif/mobotix/bell.xml")).unwrap();
+        assert!(vendor_capture(&onvif).is_none());
+    }
 
     /// A Reolink doorbell press, trimmed from tests/fixtures/onvif/reolink/doorbell_visitor.xml
     /// (inline: the container build copies only src/).

@@ -25,9 +25,19 @@
 //! - [`stream`]: the vendor HTTP event streams (Dahua attach, Hikvision alertStream).
 //! - [`callstatus`]: a Hikvision door station's call status, polled.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+use tracing::instrument::{Instrumented, WithDispatch, WithSubscriber};
+
+use crate::config::{Api, CameraConfig};
 use crate::event::DeviceInfo;
+use crate::metrics::Metrics;
+use crate::onvif::Client;
 use crate::onvif::Notification;
 
 pub mod callstatus;
@@ -94,6 +104,58 @@ pub struct Down {
     pub source: Source,
     /// Why, for people (names the camera URL, never credentials).
     pub reason: String,
+}
+
+/// The sources a camera with `api` runs (`auto`: ONVIF until the manufacturer is known).
+pub fn sources_of(api: Api) -> &'static [Source] {
+    match api {
+        Api::Auto | Api::Onvif => &[Source::PullPoint],
+        Api::Dahua => &[Source::PullPoint, Source::Dahua],
+        Api::Hikvision => &[Source::PullPoint, Source::Hikvision, Source::CallStatus],
+    }
+}
+
+/// The source whose state is a camera's availability: the one that delivers its presses. For
+/// Hikvision it is the alert stream (the call status is polled besides).
+pub fn presses_source(api: Api) -> Source {
+    match api {
+        Api::Auto | Api::Onvif => Source::PullPoint,
+        Api::Dahua => Source::Dahua,
+        Api::Hikvision => Source::Hikvision,
+    }
+}
+
+/// Starts `source` of the camera `config` as a task of its own (in the caller's span and log
+/// subscriber), reporting on `tx` until `shutdown`. The daemon's camera task and
+/// `events --camera` start their sources through this.
+pub fn spawn(
+    source: Source,
+    config: &Arc<CameraConfig>,
+    client: &Client,
+    metrics: &Metrics,
+    tx: mpsc::Sender<SourceMsg>,
+    shutdown: CancellationToken,
+) -> JoinHandle<()> {
+    let (config, client) = (config.clone(), client.clone());
+    match source {
+        Source::PullPoint => tokio::spawn(attach(
+            pullpoint::PullPoint::new(config, client, metrics.clone()).run(tx, shutdown),
+        )),
+        Source::Dahua => tokio::spawn(attach(
+            stream::VendorStream::new(config, client, stream::Protocol::Dahua).run(tx, shutdown),
+        )),
+        Source::Hikvision => tokio::spawn(attach(
+            stream::VendorStream::new(config, client, stream::Protocol::Hikvision)
+                .run(tx, shutdown),
+        )),
+        Source::CallStatus => tokio::spawn(attach(
+            callstatus::CallStatus::new(config, client).run(tx, shutdown),
+        )),
+    }
+}
+
+fn attach<F: std::future::Future>(f: F) -> WithDispatch<Instrumented<F>> {
+    f.in_current_span().with_current_subscriber()
 }
 
 #[cfg(test)]
