@@ -109,6 +109,7 @@ async fn check_passes_against_a_healthy_sim_with_a_table_and_json() {
         "pullpoint",
         "snapshot",
         "topics",
+        "api",
         "connect",
     ] {
         assert!(
@@ -129,7 +130,7 @@ async fn check_passes_against_a_healthy_sim_with_a_table_and_json() {
     assert_eq!(v["ok"], true);
     let cam = &v["cameras"][0];
     assert_eq!(cam["id"], "front_door");
-    assert_eq!(cam["steps"].as_array().unwrap().len(), 8, "{cam}");
+    assert_eq!(cam["steps"].as_array().unwrap().len(), 9, "{cam}");
     for s in cam["steps"].as_array().unwrap() {
         assert_eq!(s["status"], "ok", "{s}");
     }
@@ -150,6 +151,38 @@ async fn check_passes_against_a_healthy_sim_with_a_table_and_json() {
     assert_eq!(step(&v["mqtt"], "connect")["status"], "ok");
     // The check left no subscription behind.
     assert_eq!(sim.stats().live_subscriptions, 0);
+    sim.shutdown().await;
+}
+
+/// `check` on a Hikvision door station says which API was chosen and why, that the alert
+/// stream connects and speaks, and what the call status is.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_names_the_vendor_api_and_tests_its_sources() {
+    use doorbell_bridge::sim::{HikModel, Personality};
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions {
+        personality: Personality::Hikvision(HikModel::Kv6113),
+        alert_heartbeat: std::time::Duration::from_secs(1),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let cfg = sim_config(&sim, broker.port(), "password");
+    let out = bridge(&cfg.path, &["check", "--json"]).await;
+    let (stdout, stderr) = text(&out);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("check --json is JSON");
+    let cam = &v["cameras"][0];
+    let api = step(cam, "api");
+    assert_eq!(api["status"], "ok", "{cam}\n{stderr}");
+    let detail = api["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("hikvision (") && detail.contains("HIKVISION"),
+        "{detail}"
+    );
+    assert_eq!(step(cam, "hikvision")["status"], "ok", "{cam}");
+    let call = step(cam, "callstatus");
+    assert_eq!(call["status"], "ok", "{cam}");
+    assert!(call["detail"].as_str().unwrap().contains("idle"), "{call}");
     sim.shutdown().await;
 }
 

@@ -27,8 +27,21 @@ pub const STEPS: [&str; 8] = [
     "topics",
 ];
 
-/// Runs every step against `camera`; each may take up to `step_timeout`.
+/// Runs every step against `camera`; each may take up to `step_timeout`. The ONVIF steps
+/// come first, then the vendor API's ([`super::check_vendor`]).
 pub async fn check(camera: &CameraConfig, step_timeout: Duration) -> CameraReport {
+    let mut manufacturer = None;
+    let mut r = onvif_steps(camera, step_timeout, &mut manufacturer).await;
+    super::check_vendor::steps(&mut r, camera, manufacturer.as_deref(), step_timeout).await;
+    r
+}
+
+/// The ONVIF steps; `manufacturer` gets what GetDeviceInformation said.
+async fn onvif_steps(
+    camera: &CameraConfig,
+    step_timeout: Duration,
+    manufacturer: &mut Option<String>,
+) -> CameraReport {
     let mut r = CameraReport::new(camera);
     if !push(&mut r, reachable(&camera.url, step_timeout).await) {
         r.skip_all(&STEPS[1..], "the camera is not reachable");
@@ -57,6 +70,7 @@ pub async fn check(camera: &CameraConfig, step_timeout: Duration) -> CameraRepor
         Ok(info) => {
             r.push(auth_ok(camera));
             r.push(Step::ok("device", device_line(&info)));
+            manufacturer.clone_from(&info.manufacturer);
             info.model
         }
         Err(e) => {

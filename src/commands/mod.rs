@@ -5,6 +5,7 @@
 pub mod check;
 pub mod check_camera;
 pub mod check_report;
+pub mod check_vendor;
 pub mod demo;
 pub mod discover;
 pub mod events;

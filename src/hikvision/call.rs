@@ -68,7 +68,8 @@ pub fn parse(body: &[u8]) -> Result<CallStatus, CallStatusError> {
 }
 
 impl CallStatus {
-    fn as_str(self) -> &'static str {
+    /// The status as the device writes it.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Idle => "idle",
             Self::Ring => "ring",
