@@ -1,35 +1,49 @@
-//! doorbell-bridge: ONVIF doorbells and cameras to MQTT and Home Assistant, locally.
+//! doorbell-bridge: ONVIF doorbells and cameras, and the vendor APIs of doorbells that keep
+//! the press off ONVIF, to MQTT and Home Assistant, locally.
 //!
 //! # Data flow
 //!
 //! ```text
-//! camera --long-poll PullMessages, Renew before termination-->
-//! source::pullpoint -> SourceMsg (Up, Notification, Down) --bounded mpsc-->   [a task per source]
-//! camera::Supervisor: normalise (+ rules) -> Event                             [a task per camera]
-//!    Event -> Update::Event ------------------------------------+
-//!    Event -> snapshot -> archive::store -> Update::Snapshot ---+-> bounded mpsc<Update>
-//! mqtt::publisher -> topics + discovery -> rumqttc -> broker -> Home Assistant
-//! mqtt (commands) -> Command -> app router -> the camera's snapshot task
-//! archive sweeper (interval) -> select_expired -> delete
+//! camera --PullMessages long poll | Dahua attach stream | Hikvision alertStream, callStatus poll-->
+//! source::{pullpoint, stream, callstatus} -> SourceMsg (Up, Notification, ClockDrift, Down)
+//!     --bounded mpsc-->                                                [a task per source]
+//! camera::Supervisor: normalise (rules, vendor code tables) -> Event  [a task per camera]
+//!    Event -> Update::Event -----------------------------------------+
+//!    Event -> Trigger -> snapshot task -> archive -> Update::Snapshot -+-> bounded mpsc<Update>
+//! mqtt::publisher -> outbox -> topics + discovery -> rumqttc -> broker -> Home Assistant
+//! mqtt commands (<base>/<camera>/snapshot/set) -> app router -> that camera's snapshot task
+//! archive sweeper (start, hourly, over the size limit) -> retention::select_expired -> delete
 //! ```
 //!
 //! # Layout
 //!
-//! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
-//! - [`config`]: TOML + environment, validated into [`config::Config`].
-//! - [`onvif`]: our thin SOAP client (WS-Security, Digest, PullPoint) and notification parsing.
-//! - [`source`]: event sources (PullPoint first): each runs its own session and sends raw
-//!   notifications to its camera's task.
+//! - [`app`]: wiring, command routing, the sweeper, ordered shutdown with a deadline.
+//! - [`archive`]: atomic JPEG + sidecar writes under the archive folder.
+//! - [`backoff`]: the one retry policy (exponential, probe interval, rejected-credentials wait).
 //! - [`camera`]: the per-camera task: its sources, the normaliser, availability, events.
-//! - [`backoff`]: the one retry policy.
-//! - [`normalise`]: notifications -> events (Initialized vs Changed, holds, auto-clear), using
-//!   the data table in [`rules`].
-//! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
-//! - [`sim`]: a simulated ONVIF doorbell (real SOAP over HTTP) for tests and `demo`.
-//! - [`vendor`]: what the vendor event sources share: code tables, one ring per press.
+//! - [`cli`]: the command-line definitions; [`commands`]: the subcommands.
+//! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
+//! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
+//! - [`health`]: the health and metrics HTTP server (only when `[http]` is configured).
 //! - [`hikvision`]: the Hikvision alert stream and door-station call status, event table.
-//! - [`secret`], [`units`]: small building blocks.
+//! - [`limits`]: the limits the config and the MQTT side share, and the topic-validity rule.
+//! - [`logging`]: tracing setup.
+//! - [`metrics`]: counters for `/metrics` and `check`.
+//! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
+//! - [`normalise`]: notifications -> events (Initialized vs Changed, pulses, holds, auto-clear).
+//! - [`onvif`]: our SOAP client (WS-Security, Digest, PullPoint), notification parsing,
+//!   WS-Discovery.
+//! - [`retention`]: which archived files to delete (pure) and the sweep.
+//! - [`rules`]: the ONVIF rule table, with evidence per row.
+//! - [`secret`]: a password that never prints itself.
+//! - [`sim`]: a simulated doorbell (ONVIF, Dahua and Hikvision personalities) for tests and
+//!   `demo`.
+//! - [`snapshot`]: the per-camera snapshot task: triggers, one fetch at a time, bursts.
+//! - [`source`]: event sources; each runs its own session and sends raw notifications to its
+//!   camera's task.
+//! - [`units`]: durations and sizes in the config.
+//! - [`vendor`]: what the vendor event sources share: code tables, one ring per press.
 
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
