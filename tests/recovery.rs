@@ -267,6 +267,42 @@ async fn a_press_during_a_short_outage_is_delivered_after_it_on_the_same_subscri
     assert_eq!(sim.stats().live_subscriptions, 0, "{:?}", sim.stats());
 }
 
+/// A camera whose web server answers errors for a while (HTTP 500 with a Receiver fault, or
+/// garbage) still holds the subscription and queues presses on it: the bridge resumes that
+/// subscription instead of leaving the press behind on it.
+#[tokio::test]
+async fn a_press_during_server_errors_is_delivered_after_them_on_the_same_subscription() {
+    for fault in [Fault::Http500, Fault::Garbage] {
+        let mut rig = rig(SimOptions::default()).await;
+        rig.pulling().await;
+        let clock = |rig: &Rig| rig.sim.stats().action("GetSystemDateAndTime");
+        let before = clock(&rig);
+        rig.sim.set_fault(fault.clone());
+        // The bridge has met the fault: its session ended and a new start was refused.
+        assert!(
+            rig.sim
+                .wait_for_requests("GetSystemDateAndTime", before + 1, WAIT)
+                .await,
+            "{fault:?}: the bridge never tried again"
+        );
+        rig.sim.press();
+        // And once more with the press queued.
+        assert!(
+            rig.sim
+                .wait_for_requests("GetSystemDateAndTime", before + 2, WAIT)
+                .await,
+            "{fault:?}: no retry"
+        );
+        rig.sim.set_fault(Fault::None);
+        rig.expect("the press made during the server errors", is_ring)
+            .await;
+        let stats = rig.sim.stats();
+        assert_eq!(stats.subscriptions_created, 1, "{fault:?}: {stats:?}");
+        assert_eq!(stats.live_subscriptions, 1, "{fault:?}: {stats:?}");
+        rig.stop().await;
+    }
+}
+
 #[tokio::test]
 async fn a_short_reconnect_does_not_flap_availability() {
     let mut rig = rig(SimOptions::default()).await;

@@ -33,20 +33,33 @@ pub const MIN_PULL_TIMEOUT: Duration = Duration::from_secs(1);
 /// What becomes of a subscription after an error (pure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Disposition {
-    /// The camera did not answer: keep it, and renew it once the camera answers again.
+    /// The camera did not answer, or its server is in trouble: keep it, and renew it once
+    /// the camera answers properly again.
     Keep,
-    /// The camera answered with an error: unsubscribe (best effort) and make a new one.
+    /// The camera refused an operation on it: unsubscribe (best effort) and make a new one.
     Release,
     /// The camera says it is unknown or expired: forget it.
     Gone,
 }
 
-/// What to do with the subscription after an error with this advice.
-pub fn disposition(retry: Retry) -> Disposition {
-    match retry {
-        Retry::Unreachable => Disposition::Keep,
-        Retry::Resubscribe => Disposition::Gone,
-        Retry::Backoff | Retry::Fatal => Disposition::Release,
+/// What to do with the subscription after `error`. A camera that does not answer, answers
+/// HTTP 5xx or a SOAP Receiver (1.1: Server) fault, or answers something unreadable (a web
+/// server restarting, a proxy in the way) still holds the subscription and queues presses on
+/// it: it is kept, and resumed when the camera answers again (an Unsubscribe would fail
+/// anyway, and a new subscription would leave the queued presses behind). A Sender fault or a
+/// refusal is the camera speaking about our request: the subscription is replaced. A kept
+/// subscription that expires meanwhile is replaced too.
+pub fn disposition(error: &onvif::Error) -> Disposition {
+    let server_trouble = |code: &str| code.ends_with("Receiver") || code.ends_with("Server");
+    match error {
+        onvif::Error::Http { status, .. } if *status >= 500 => Disposition::Keep,
+        onvif::Error::Fault { code, .. } if server_trouble(code) => Disposition::Keep,
+        onvif::Error::Malformed { .. } => Disposition::Keep,
+        _ => match error.retry() {
+            Retry::Unreachable => Disposition::Keep,
+            Retry::Resubscribe => Disposition::Gone,
+            Retry::Backoff | Retry::Fatal => Disposition::Release,
+        },
     }
 }
 
@@ -125,7 +138,7 @@ impl PullPoint {
                         }
                         End::Failed(e) => e,
                     };
-                    match disposition(err.retry()) {
+                    match disposition(&err) {
                         Disposition::Keep => held = Some(session),
                         Disposition::Release => Box::pin(self.release(&session.sub)).await,
                         Disposition::Gone => {}
@@ -195,7 +208,7 @@ impl PullPoint {
                         info!("camera answers again; resumed the subscription");
                         return Ok(Held { info: h.info, sub });
                     }
-                    Err(e) => match disposition(e.retry()) {
+                    Err(e) => match disposition(&e) {
                         Disposition::Keep => {
                             *held = Some(h);
                             return Err(e);
@@ -292,7 +305,7 @@ impl PullPoint {
     /// subscription is as good as gone: released, and recreated at once.
     async fn renew_failed(&self, sub: &Subscription, e: onvif::Error) -> onvif::Error {
         debug!("renew failed: {e:#}");
-        match disposition(e.retry()) {
+        match disposition(&e) {
             Disposition::Keep | Disposition::Gone => e,
             Disposition::Release => {
                 self.release(sub).await;
@@ -363,18 +376,92 @@ pub fn drifts(config: &CameraConfig, offset: jiff::SignedDuration) -> bool {
 mod tests {
     use super::*;
 
+    /// A camera in trouble (no answer, HTTP 5xx, a Receiver fault, garbage) keeps its
+    /// subscription and the presses queued on it; one that refuses our request does not.
     #[test]
-    fn a_subscription_survives_only_an_unanswered_error() {
+    fn a_subscription_survives_unless_the_camera_refuses_it() {
+        use onvif::Error;
+        let url = || "http://cam/onvif".to_owned();
+        let fault = |code: &str| Error::Fault {
+            url: url(),
+            code: code.into(),
+            subcode: None,
+            reason: "x".into(),
+        };
         let table = [
-            (Retry::Unreachable, Disposition::Keep, Failure::Unreachable),
-            (Retry::Resubscribe, Disposition::Gone, Failure::Lost),
-            (Retry::Backoff, Disposition::Release, Failure::Answered),
-            (Retry::Fatal, Disposition::Release, Failure::Rejected),
+            (
+                Error::Transport {
+                    url: url(),
+                    detail: "refused".into(),
+                },
+                Disposition::Keep,
+                Failure::Unreachable,
+            ),
+            (
+                Error::Timeout {
+                    url: url(),
+                    after: Duration::from_secs(1),
+                },
+                Disposition::Keep,
+                Failure::Unreachable,
+            ),
+            (
+                Error::Http {
+                    url: url(),
+                    status: 500,
+                },
+                Disposition::Keep,
+                Failure::Answered,
+            ),
+            (
+                Error::Http {
+                    url: url(),
+                    status: 503,
+                },
+                Disposition::Keep,
+                Failure::Answered,
+            ),
+            (fault("env:Receiver"), Disposition::Keep, Failure::Answered),
+            (fault("s:Server"), Disposition::Keep, Failure::Answered),
+            (
+                Error::Malformed {
+                    url: url(),
+                    what: "not XML".into(),
+                },
+                Disposition::Keep,
+                Failure::Answered,
+            ),
+            (fault("env:Sender"), Disposition::Release, Failure::Answered),
+            (
+                Error::Http {
+                    url: url(),
+                    status: 404,
+                },
+                Disposition::Release,
+                Failure::Answered,
+            ),
+            (
+                Error::SubscriptionLost {
+                    url: url(),
+                    reason: "unknown".into(),
+                },
+                Disposition::Gone,
+                Failure::Lost,
+            ),
+            (
+                Error::Unauthorized {
+                    url: url(),
+                    detail: "no".into(),
+                    hint: "",
+                },
+                Disposition::Release,
+                Failure::Rejected,
+            ),
         ];
         assert!(!table.is_empty());
-        for (retry, keep, fail) in table {
-            assert_eq!(disposition(retry), keep, "{retry:?}");
-            assert_eq!(failure(retry), fail, "{retry:?}");
+        for (error, keep, fail) in table {
+            assert_eq!(disposition(&error), keep, "{error:?}");
+            assert_eq!(failure(error.retry()), fail, "{error:?}");
         }
     }
 }
