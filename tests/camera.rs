@@ -264,6 +264,15 @@ async fn camera_clock_jumping_a_day_ahead_mid_run() {
         .filter(|u| matches!(u, Update::Offline { .. }))
         .count();
     assert_eq!(offline, 1, "only the stop is an offline: {seen:#?}");
+    // The new offset reached the clock-drift sensor mid-session, not only at the next connect.
+    let day_ms = 86_400_000;
+    assert!(
+        seen.iter().any(|u| matches!(
+            u,
+            Update::ClockDrift { offset_ms, .. } if (offset_ms - day_ms).abs() < 60_000
+        )),
+        "the day's drift was not reported: {seen:#?}"
+    );
 }
 
 #[tokio::test]

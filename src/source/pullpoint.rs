@@ -247,6 +247,7 @@ impl PullPoint {
         tx: &mpsc::Sender<SourceMsg>,
         shutdown: &CancellationToken,
     ) -> End {
+        let mut measured = self.client.clock_offset();
         let mut closed_once = false;
         loop {
             // Renew now when it would fall due during the shortest poll we make.
@@ -275,6 +276,18 @@ impl PullPoint {
             };
             match result {
                 Ok(r) => {
+                    // The client measures the clock again when the camera rejects a request
+                    // for its time (a clock that jumped): report the new offset at once.
+                    let offset = self.client.clock_offset();
+                    if offset != measured {
+                        measured = offset;
+                        let offset_ms = offset
+                            .and_then(|o| i64::try_from(o.as_millis()).ok())
+                            .unwrap_or(0);
+                        if tx.send(SourceMsg::ClockDrift { offset_ms }).await.is_err() {
+                            return End::Shutdown;
+                        }
+                    }
                     let count = r.notifications.len();
                     for n in r.notifications {
                         let msg = SourceMsg::Notification(Box::new(n));
