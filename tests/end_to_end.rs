@@ -468,190 +468,200 @@ fn rings_seen(mqtt: &Collector) -> usize {
         .count()
 }
 
+/// A bridge running against a simulated vendor doorbell, once the camera is online.
+struct VendorRig {
+    _broker: Broker,
+    sim: SimDoorbell,
+    _dir: tempfile::TempDir,
+    mqtt: Collector,
+    running: Running,
+    token: CancellationToken,
+}
+
+impl VendorRig {
+    async fn start(options: SimOptions, extra: &str) -> VendorRig {
+        let broker = Broker::start();
+        let sim = SimDoorbell::start(options).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config(&sim, broker.port(), dir.path(), extra);
+        let mut mqtt = Collector::start(broker.port()).await;
+        let (running, token) = start(&cfg).await;
+        mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
+            .await;
+        VendorRig {
+            _broker: broker,
+            sim,
+            _dir: dir,
+            mqtt,
+            running,
+            token,
+        }
+    }
+
+    async fn stop(self) {
+        self.token.cancel();
+        assert!(self.running.stopped().await);
+        self.sim.shutdown().await;
+    }
+}
+
 /// An AD410 (api auto: the ONVIF manufacturer is Amcrest) presses: its five codes ring once,
 /// on the doorbell topic, from the Dahua stream.
 #[tokio::test]
 async fn an_ad410_press_rings_exactly_once_through_the_dahua_stream() {
-    let broker = Broker::start();
-    let sim = SimDoorbell::start(vendor_sim(Personality::Dahua(DahuaModel::Ad410)))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&sim, broker.port(), dir.path(), "");
-    let mut mqtt = Collector::start(broker.port()).await;
-    let (running, token) = start(&cfg).await;
+    let mut rig = VendorRig::start(vendor_sim(Personality::Dahua(DahuaModel::Ad410)), "").await;
     assert!(
-        sim.wait_for_streams(1, WAIT).await,
+        rig.sim.wait_for_streams(1, WAIT).await,
         "auto chose the Dahua stream"
     );
-    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
-        .await;
-    sim.press();
-    let ring = mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
-    assert_eq!(mqtt.json(ring)["topic"], "dahua:CallNoAnswered");
-    mqtt.wait(0, &format!("{CAM}/doorbell"), |_| true).await;
+    rig.sim.press();
+    let ring = rig.mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
+    assert_eq!(rig.mqtt.json(ring)["topic"], "dahua:CallNoAnswered");
+    rig.mqtt.wait(0, &format!("{CAM}/doorbell"), |_| true).await;
     // The last code of the press: nothing after it may ring again.
-    mqtt.wait(ring, &format!("{CAM}/event"), |p| {
-        event_on(p, "dahua:CallNoAnswered", false)
-    })
-    .await;
-    assert_eq!(rings_seen(&mqtt), 1, "one press, one ring");
-    token.cancel();
-    assert!(running.stopped().await);
-    sim.shutdown().await;
+    rig.mqtt
+        .wait(ring, &format!("{CAM}/event"), |p| {
+            event_on(p, "dahua:CallNoAnswered", false)
+        })
+        .await;
+    assert_eq!(rings_seen(&rig.mqtt), 1, "one press, one ring");
+    rig.stop().await;
 }
 
 /// An AD110 press (`_DoTalkAction_` Invite, then `CallNoAnswered`) rings once; its motion
 /// (PIR plus `AlarmLocal`) never rings.
 #[tokio::test]
 async fn an_ad110_press_rings_once_and_its_motion_never_rings() {
-    let broker = Broker::start();
-    let sim = SimDoorbell::start(vendor_sim(Personality::Dahua(DahuaModel::Ad110)))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&sim, broker.port(), dir.path(), "api = \"dahua\"");
-    let mut mqtt = Collector::start(broker.port()).await;
-    let (running, token) = start(&cfg).await;
-    assert!(sim.wait_for_streams(1, WAIT).await);
-    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
-        .await;
-    sim.set_motion(true);
-    let motion = mqtt
+    let mut rig = VendorRig::start(
+        vendor_sim(Personality::Dahua(DahuaModel::Ad110)),
+        "api = \"dahua\"",
+    )
+    .await;
+    assert!(rig.sim.wait_for_streams(1, WAIT).await);
+    rig.sim.set_motion(true);
+    let motion = rig
+        .mqtt
         .wait(0, &format!("{CAM}/event"), |p| {
             event_on(p, "dahua:AlarmLocal", true)
         })
         .await;
-    mqtt.wait(0, &format!("{CAM}/event"), |p| {
-        event_on(p, "dahua:ProfileAlarmTransmit", true)
-    })
-    .await;
-    assert_eq!(rings_seen(&mqtt), 0, "AD110 motion is not a press");
-    sim.press();
-    let ring = mqtt.wait(motion, &format!("{CAM}/event"), is_ring).await;
-    assert_eq!(mqtt.json(ring)["topic"], "dahua:_DoTalkAction_");
-    mqtt.wait(ring, &format!("{CAM}/event"), |p| {
-        event_on(p, "dahua:CallNoAnswered", true)
-    })
-    .await;
+    rig.mqtt
+        .wait(0, &format!("{CAM}/event"), |p| {
+            event_on(p, "dahua:ProfileAlarmTransmit", true)
+        })
+        .await;
+    assert_eq!(rings_seen(&rig.mqtt), 0, "AD110 motion is not a press");
+    rig.sim.press();
+    let ring = rig
+        .mqtt
+        .wait(motion, &format!("{CAM}/event"), is_ring)
+        .await;
+    assert_eq!(rig.mqtt.json(ring)["topic"], "dahua:_DoTalkAction_");
+    rig.mqtt
+        .wait(ring, &format!("{CAM}/event"), |p| {
+            event_on(p, "dahua:CallNoAnswered", true)
+        })
+        .await;
     assert_eq!(
-        rings_seen(&mqtt),
+        rings_seen(&rig.mqtt),
         1,
         "Invite and CallNoAnswered are one press"
     );
-    token.cancel();
-    assert!(running.stopped().await);
-    sim.shutdown().await;
+    rig.stop().await;
 }
 
 /// A KV6113 door station (api auto: HIKVISION): the call status goes idle -> ring and an
 /// AccessControllerEvent comes on the alert stream; together they ring once.
 #[tokio::test]
 async fn a_kv6113_press_rings_once_from_call_status_and_alert_stream() {
-    let broker = Broker::start();
-    let sim = SimDoorbell::start(vendor_sim(Personality::Hikvision(HikModel::Kv6113)))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&sim, broker.port(), dir.path(), "call_poll = \"500ms\"");
-    let mut mqtt = Collector::start(broker.port()).await;
-    let (running, token) = start(&cfg).await;
+    let mut rig = VendorRig::start(
+        vendor_sim(Personality::Hikvision(HikModel::Kv6113)),
+        "call_poll = \"500ms\"",
+    )
+    .await;
     assert!(
-        sim.wait_for_streams(1, WAIT).await,
+        rig.sim.wait_for_streams(1, WAIT).await,
         "auto chose the alert stream"
     );
-    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
-        .await;
     // The poll has a starting point before the press.
-    eventually("a call status poll", || sim.stats().call_status_polls >= 2).await;
-    sim.press();
-    let ring = mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
-    let topic = mqtt.json(ring)["topic"].as_str().unwrap().to_owned();
+    eventually("a call status poll", || {
+        rig.sim.stats().call_status_polls >= 2
+    })
+    .await;
+    rig.sim.press();
+    let ring = rig.mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
+    let topic = rig.mqtt.json(ring)["topic"].as_str().unwrap().to_owned();
     assert!(topic.starts_with("hikvision:"), "{topic}");
     // Both reports of the press have arrived: the call status and the access event.
-    mqtt.wait(0, &format!("{CAM}/event"), |p| {
-        event_on(p, "hikvision:callStatus", true)
-    })
-    .await;
-    mqtt.wait(0, &format!("{CAM}/event"), |p| {
-        event_on(p, "hikvision:AccessControllerEvent", true)
-    })
-    .await;
-    sim.answer();
-    mqtt.wait(ring, &format!("{CAM}/event"), |p| {
-        serde_json::from_slice::<Value>(p).is_ok_and(|v| v["data"]["call"] == "answered")
-    })
-    .await;
-    assert_eq!(rings_seen(&mqtt), 1, "one press, one ring");
-    token.cancel();
-    assert!(running.stopped().await);
-    sim.shutdown().await;
+    rig.mqtt
+        .wait(0, &format!("{CAM}/event"), |p| {
+            event_on(p, "hikvision:callStatus", true)
+        })
+        .await;
+    rig.mqtt
+        .wait(0, &format!("{CAM}/event"), |p| {
+            event_on(p, "hikvision:AccessControllerEvent", true)
+        })
+        .await;
+    rig.sim.answer();
+    rig.mqtt
+        .wait(ring, &format!("{CAM}/event"), |p| {
+            serde_json::from_slice::<Value>(p).is_ok_and(|v| v["data"]["call"] == "answered")
+        })
+        .await;
+    assert_eq!(rings_seen(&rig.mqtt), 1, "one press, one ring");
+    rig.stop().await;
 }
 
 /// A Dahua stream that stays open but silent is noticed by its watchdog and opened again; a
 /// press after the stall rings.
 #[tokio::test]
 async fn a_stalled_dahua_stream_is_noticed_and_replaced() {
-    let broker = Broker::start();
-    let sim = SimDoorbell::start(vendor_sim(Personality::Dahua(DahuaModel::Ad410)))
-        .await
-        .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&sim, broker.port(), dir.path(), "api = \"dahua\"");
-    let mut mqtt = Collector::start(broker.port()).await;
-    let (running, token) = start(&cfg).await;
-    assert!(sim.wait_for_streams(1, WAIT).await);
-    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
-        .await;
-    sim.set_fault(Fault::Stall);
+    let mut rig = VendorRig::start(
+        vendor_sim(Personality::Dahua(DahuaModel::Ad410)),
+        "api = \"dahua\"",
+    )
+    .await;
+    assert!(rig.sim.wait_for_streams(1, WAIT).await);
+    rig.sim.set_fault(Fault::Stall);
     let watchdog = doorbell_bridge::source::stream::DAHUA_IDLE * 3;
     assert!(
-        sim.wait_for_streams(2, watchdog).await,
+        rig.sim.wait_for_streams(2, watchdog).await,
         "the silent stream was replaced"
     );
-    sim.set_fault(Fault::None);
+    rig.sim.set_fault(Fault::None);
     // The stream opened during the stall is silent too: the next one works.
-    assert!(sim.wait_for_streams(3, watchdog).await);
-    sim.press();
-    mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
-    token.cancel();
-    assert!(running.stopped().await);
-    sim.shutdown().await;
+    assert!(rig.sim.wait_for_streams(3, watchdog).await);
+    rig.sim.press();
+    rig.mqtt.wait(0, &format!("{CAM}/event"), is_ring).await;
+    rig.stop().await;
 }
 
 /// A doorbell that answers only its vendor API (no ONVIF at all) still rings with
 /// `api = "dahua"`, is online through the stream, and is identified by the vendor API.
 #[tokio::test]
 async fn a_doorbell_without_onvif_works_through_the_vendor_api_alone() {
-    let broker = Broker::start();
-    let sim = SimDoorbell::start(SimOptions {
+    let options = SimOptions {
         onvif: false,
         ..vendor_sim(Personality::Dahua(DahuaModel::Ad410))
-    })
-    .await
-    .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = config(&sim, broker.port(), dir.path(), "api = \"dahua\"");
-    let mut mqtt = Collector::start(broker.port()).await;
-    let (running, token) = start(&cfg).await;
-    mqtt.wait(0, &format!("{CAM}/status"), |p| p == b"online")
-        .await;
-    let disc = mqtt
+    };
+    let mut rig = VendorRig::start(options, "api = \"dahua\"").await;
+    let disc = rig
+        .mqtt
         .wait(
             0,
             "homeassistant/device/doorbell-bridge_front_door/config",
             |p| serde_json::from_slice::<Value>(p).is_ok_and(|v| v["device"]["model"] == "AD410"),
         )
         .await;
-    assert_eq!(mqtt.json(disc)["device"]["manufacturer"], "Dahua");
-    sim.press();
-    mqtt.wait(0, &format!("{CAM}/doorbell"), |_| true).await;
+    assert_eq!(rig.mqtt.json(disc)["device"]["manufacturer"], "Dahua");
+    rig.sim.press();
+    rig.mqtt.wait(0, &format!("{CAM}/doorbell"), |_| true).await;
     // The ring's picture comes from the vendor snapshot path.
-    mqtt.wait(0, &format!("{CAM}/snapshot"), |p| {
-        p.starts_with(&[0xFF, 0xD8])
-    })
-    .await;
-    token.cancel();
-    assert!(running.stopped().await);
-    sim.shutdown().await;
+    rig.mqtt
+        .wait(0, &format!("{CAM}/snapshot"), |p| {
+            p.starts_with(&[0xFF, 0xD8])
+        })
+        .await;
+    rig.stop().await;
 }
