@@ -458,6 +458,14 @@ pub enum Update {
     Event(Event),
     /// A snapshot.
     Snapshot(Snapshot),
+    /// Which of the camera's event sources are down, for people (`pullpoint: ...`), or
+    /// empty when every source delivers. Sent when it changes.
+    Sources {
+        /// Which camera.
+        camera: CameraId,
+        /// `<source>: <reason>` per source that is down, joined with `; `; empty: none.
+        down: String,
+    },
     /// The camera clock's offset from ours, measured at connect.
     ClockDrift {
         /// Which camera.
@@ -473,6 +481,7 @@ impl Update {
         match self {
             Update::Online { camera, .. }
             | Update::Offline { camera, .. }
+            | Update::Sources { camera, .. }
             | Update::ClockDrift { camera, .. } => camera,
             Update::Event(e) => &e.camera,
             Update::Snapshot(s) => &s.camera,

@@ -348,10 +348,27 @@ async fn a_camera_that_stays_away_is_reported_offline_within_10_s() {
         "the source is named: {reason}"
     );
     assert!(reason.contains("check the address"), "{reason}");
+    // The event-sources diagnostic named the source that went down.
+    assert!(
+        rig.seen
+            .iter()
+            .any(|u| matches!(u, Update::Sources { down, .. } if down.starts_with("pullpoint: "))),
+        "{:#?}",
+        rig.seen
+    );
     rig.sim.set_fault(Fault::None);
     rig.online().await;
     rig.sim.press();
     rig.expect("a ring", is_ring).await;
+    // And says so again once it delivers.
+    let went = rig.seen.iter().position(is_offline).expect("offline seen");
+    assert!(
+        rig.seen[went..]
+            .iter()
+            .any(|u| matches!(u, Update::Sources { down, .. } if down.is_empty())),
+        "{:#?}",
+        rig.seen
+    );
     rig.stop().await;
 }
 

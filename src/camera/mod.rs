@@ -57,6 +57,10 @@ struct State {
     sources: Vec<JoinHandle<()>>,
     /// For sources started later (when `auto` resolves); dropped before the end drain.
     tx: Option<mpsc::Sender<SourceMsg>>,
+    /// The sources that are down, and why (at most one entry per [`Source`]).
+    down: Vec<(Source, String)>,
+    /// The `Update::Sources` text last sent.
+    sources_sent: Option<String>,
     /// The drift warning was logged and the clock has not been right since: a camera that
     /// reconnects often is warned about once, not at every session.
     drift_warned: bool,
@@ -95,6 +99,8 @@ impl Supervisor {
             info: DeviceInfo::default(),
             sources: Vec::new(),
             tx: Some(tx),
+            down: Vec::new(),
+            sources_sent: None,
             drift_warned: false,
         };
         for source in sources_of(api) {
@@ -145,6 +151,8 @@ impl Supervisor {
     async fn handle(&self, msg: SourceMsg, state: &mut State) {
         match msg {
             SourceMsg::Up { source, info } => {
+                state.down.retain(|(s, _)| *s != source);
+                self.report_sources(state).await;
                 merge_info(&mut state.info, *info, source == Source::PullPoint);
                 state.normaliser.set_model(state.info.model.as_deref());
                 if source == Source::PullPoint && state.api == Api::Auto {
@@ -179,6 +187,9 @@ impl Supervisor {
             }
             SourceMsg::ClockDrift { offset_ms } => self.report_drift(offset_ms, state).await,
             SourceMsg::Down(down) if down.source != state.presses => {
+                state.down.retain(|(s, _)| *s != down.source);
+                state.down.push((down.source, down.reason.clone()));
+                self.report_sources(state).await;
                 info!(
                     source = down.source.name(),
                     "event source down (the camera's presses come from {}): {}",
@@ -189,6 +200,9 @@ impl Supervisor {
             SourceMsg::Down(down) => {
                 self.metrics.set_up(&self.config.id, false);
                 let source = down.source.name();
+                state.down.retain(|(s, _)| *s != down.source);
+                state.down.push((down.source, down.reason.clone()));
+                self.report_sources(state).await;
                 debug!(source, "event source down: {}", down.reason);
                 if let Some(reason) = state
                     .availability
@@ -198,6 +212,25 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// Tells the MQTT side which sources are down, when that changed.
+    async fn report_sources(&self, state: &mut State) {
+        let down = state
+            .down
+            .iter()
+            .map(|(s, reason)| format!("{}: {reason}", s.name()))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if state.sources_sent.as_deref() == Some(down.as_str()) {
+            return;
+        }
+        state.sources_sent = Some(down.clone());
+        self.send(Update::Sources {
+            camera: self.config.id.clone(),
+            down,
+        })
+        .await;
     }
 
     /// Starts `source` as a task of its own, reporting on the camera's channel.

@@ -16,6 +16,17 @@ use crate::event::{
 /// Largest JPEG we publish: below the packet limit, with room for the topic and header.
 pub const MAX_SNAPSHOT_PUBLISH: usize = crate::limits::MAX_SNAPSHOT_BYTES;
 
+/// Home Assistant keeps at most this many characters of a sensor state.
+pub const MAX_STATE_CHARS: usize = 255;
+
+/// The `event_sources` state: `ok`, or what is down, cut to what Home Assistant keeps.
+fn sources_state(down: &str) -> String {
+    if down.is_empty() {
+        return "ok".to_owned();
+    }
+    down.chars().take(MAX_STATE_CHARS).collect()
+}
+
 #[derive(Debug)]
 struct Camera {
     name: String,
@@ -144,6 +155,9 @@ impl Cameras {
             Update::Offline { camera, .. } => out = self.offline(&camera),
             Update::Event(e) => out = self.event(e),
             Update::Snapshot(s) => out = self.snapshot(s)?,
+            Update::Sources { camera, down } => {
+                out.push(latest(t.event_sources(&camera), sources_state(&down)));
+            }
             Update::ClockDrift { camera, offset_ms } => {
                 let seconds = format!("{:.3}", offset_ms as f64 / 1000.0);
                 out.push(latest(t.clock_drift(&camera), seconds));
@@ -247,6 +261,7 @@ impl Cameras {
             t.snapshot(id),
             t.snapshot_info(id),
             t.clock_drift(id),
+            t.event_sources(id),
         ];
         topics.extend(
             Kind::ALL

@@ -211,6 +211,32 @@ fn clock_drift_in_seconds() {
 }
 
 #[test]
+fn event_sources_say_ok_or_what_is_down_within_a_sensor_state() {
+    let mut c = cameras();
+    let mut state = |down: &str| {
+        let out = c
+            .apply(Update::Sources {
+                camera: id(),
+                down: down.to_owned(),
+            })
+            .unwrap();
+        assert_eq!(out.len(), 1);
+        summary(&out)[0].clone()
+    };
+    assert_eq!(
+        state(""),
+        row("front_door/event_sources", "ok", true, Class::Latest)
+    );
+    let down = "pullpoint: http://cam/onvif: HTTP 500";
+    assert_eq!(
+        state(down),
+        row("front_door/event_sources", down, true, Class::Latest)
+    );
+    let (_, long, _, _) = state(&"x".repeat(1000));
+    assert_eq!(long.chars().count(), MAX_STATE_CHARS);
+}
+
+#[test]
 fn unknown_cameras_are_skipped() {
     let mut c = cameras();
     let other = CameraId::new("garage").unwrap();

@@ -338,6 +338,17 @@ fn diagnostic_components(
             },
         ),
         (
+            "event_sources".into(),
+            Component {
+                platform: "sensor",
+                unique_id: uid("event_sources"),
+                name: Some(Some("Event sources".into())),
+                entity_category: Some("diagnostic"),
+                state_topic: Some(topics.event_sources(id).to_string()),
+                ..Component::default()
+            },
+        ),
+        (
             "clock_drift".into(),
             Component {
                 platform: "sensor",

@@ -100,6 +100,11 @@ fn camera_device_payload() {
                "availability": [{"topic": "doorbell-bridge/status"}]})
     );
     assert_eq!(c["clock_drift"]["unit_of_measurement"], "s");
+    assert_eq!(
+        c["event_sources"]["state_topic"],
+        format!("{base}/event_sources")
+    );
+    assert_eq!(c["event_sources"]["entity_category"], "diagnostic");
     let keys: Vec<&str> = c.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
@@ -107,6 +112,7 @@ fn camera_device_payload() {
             "camera",
             "clock_drift",
             "doorbell",
+            "event_sources",
             "last_ring",
             "motion",
             "person",

@@ -180,6 +180,11 @@ impl Topics {
         self.base.join(&[camera.as_str(), "snapshot", "set"])
     }
 
+    /// `<base>/<camera>/event_sources`: `ok`, or which event sources are down and why.
+    pub fn event_sources(&self, camera: &CameraId) -> Topic {
+        self.base.join(&[camera.as_str(), "event_sources"])
+    }
+
     /// `<base>/<camera>/clock_drift`: camera clock minus ours, in seconds.
     pub fn clock_drift(&self, camera: &CameraId) -> Topic {
         self.base.join(&[camera.as_str(), "clock_drift"])
@@ -322,6 +327,7 @@ mod tests {
             "last_ring",
             "snapshot",
             "clock_drift",
+            "event_sources",
         ];
         for k in Kind::ALL {
             assert!(!fixed.contains(&k.as_str()), "{k} collides");
@@ -360,6 +366,7 @@ mod tests {
                 t.snapshot_info(c),
                 t.snapshot_set(c),
                 t.clock_drift(c),
+                t.event_sources(c),
                 t.discovery(&t.camera_device_id(c)),
             ];
             all.extend(Kind::ALL.iter().map(|k| t.state(c, *k)));
