@@ -57,7 +57,7 @@ pub async fn run(
     println!("(Ctrl-C to stop)\n");
     let watch = watch(&config, shutdown.clone());
     let running = app::start(&config, shutdown.clone(), Options::default()).await?;
-    let drive = drive(&sim, shutdown.clone());
+    let drive = drive(&sim, api, shutdown.clone());
     let stop = async {
         match duration {
             Some(d) => tokio::select! {
@@ -161,10 +161,16 @@ fn toml_str(text: &str) -> String {
     toml::Value::String(text.to_owned()).to_string()
 }
 
-/// Presses the button and toggles motion until shutdown.
-async fn drive(sim: &SimDoorbell, shutdown: CancellationToken) {
-    if !sim.wait_for_subscription(Duration::from_secs(30)).await {
-        eprintln!("the bridge did not subscribe to the simulated doorbell within 30 s");
+/// Presses the button and toggles motion until shutdown, once the bridge listens where the
+/// press arrives (the ONVIF subscription, or the vendor event stream).
+async fn drive(sim: &SimDoorbell, api: DemoApi, shutdown: CancellationToken) {
+    let limit = Duration::from_secs(30);
+    let listening = match api {
+        DemoApi::Onvif => sim.wait_for_subscription(limit).await,
+        DemoApi::Dahua | DemoApi::Hikvision => sim.wait_for_streams(1, limit).await,
+    };
+    if !listening {
+        eprintln!("the bridge did not start listening to the simulated doorbell within 30 s");
     }
     let mut press = tokio::time::interval(PRESS_EVERY);
     let mut motion = tokio::time::interval(MOTION_EVERY);
