@@ -2,7 +2,7 @@
 //! and Renew until the camera fails; then back off and start again. It never gives up.
 //!
 //! A subscription outlives a short outage: after a transport error (the camera does not
-//! answer at all) the source keeps it, probes the camera at [`crate::backoff::PROBE_INTERVAL`]
+//! answer at all), or server trouble (HTTP 5xx, a Receiver fault, garbage), the source keeps it, probes the camera at [`crate::backoff::PROBE_INTERVAL`]
 //! with the unauthenticated GetSystemDateAndTime, and renews and pulls the *same* subscription
 //! once the camera answers, so presses the camera queued meanwhile are delivered. It makes a
 //! new one only when the camera says the old one is unknown, or it expired; a subscription it
