@@ -2,12 +2,14 @@
 //! and Renew until the camera fails; then back off and start again. It never gives up.
 //!
 //! A subscription outlives a short outage: after a transport error (the camera does not
-//! answer at all), or server trouble (HTTP 5xx, a Receiver fault, garbage), the source keeps it, probes the camera at [`crate::backoff::PROBE_INTERVAL`]
-//! with the unauthenticated GetSystemDateAndTime, and renews and pulls the *same* subscription
-//! once the camera answers, so presses the camera queued meanwhile are delivered. It makes a
-//! new one only when the camera says the old one is unknown, or it expired; a subscription it
-//! replaces while the camera still answers is unsubscribed (best effort, bounded), so the
-//! camera's few subscription slots do not fill up. See [`disposition`].
+//! answer at all) or server trouble (HTTP 5xx, a Receiver fault, garbage) the source keeps
+//! it. An unreachable camera is probed at [`crate::backoff::PROBE_INTERVAL`] with the
+//! unauthenticated GetSystemDateAndTime, one in trouble is retried with exponential backoff,
+//! and the *same* subscription is renewed and pulled once the camera answers, so presses it
+//! queued meanwhile are delivered. A new one is made only when the camera says the old one
+//! is unknown, it expired, or the camera refused our request; a subscription it replaces
+//! while the camera still answers is unsubscribed (best effort, bounded), so the camera's few
+//! subscription slots do not fill up. See [`disposition`].
 
 use std::sync::Arc;
 use std::time::Duration;
