@@ -47,12 +47,7 @@ async fn onvif_steps(
         r.skip_all(&STEPS[1..], "the camera is not reachable");
         return r;
     }
-    let options = ClientOptions {
-        connect_timeout: step_timeout,
-        request_timeout: step_timeout,
-        ..ClientOptions::default()
-    };
-    let client = match client_for(camera, options) {
+    let client = match step_client(camera, step_timeout) {
         Ok(c) => c,
         Err(e) => {
             let (detail, hint) = describe(&e);
@@ -102,6 +97,16 @@ async fn onvif_steps(
     r.topics = topics;
     r.push(step);
     r
+}
+
+/// The camera's client for `check`: every request bounded by the step timeout.
+pub fn step_client(camera: &CameraConfig, step_timeout: Duration) -> Result<Client, onvif::Error> {
+    let options = ClientOptions {
+        connect_timeout: step_timeout,
+        request_timeout: step_timeout,
+        ..ClientOptions::default()
+    };
+    client_for(camera, options)
 }
 
 /// Pushes `step`; whether it did not fail.

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use crate::camera::client_for;
 use crate::config::{Api, CameraConfig};
 use crate::hikvision::call::{self, CALL_STATUS_PATH, MAX_CALL_STATUS};
-use crate::onvif::{self, Client, ClientOptions};
+use crate::onvif::{self, Client};
 use crate::source::stream::{Protocol, Read, Reader, origin};
 
 use super::check_camera::describe;
@@ -35,12 +34,7 @@ pub async fn steps(
         Api::Hikvision => Protocol::Hikvision,
         Api::Auto | Api::Onvif => return,
     };
-    let options = ClientOptions {
-        connect_timeout: step_timeout,
-        request_timeout: step_timeout,
-        ..ClientOptions::default()
-    };
-    let client = match client_for(camera, options) {
+    let client = match super::check_camera::step_client(camera, step_timeout) {
         Ok(c) => c,
         Err(e) => {
             let (detail, hint) = describe(&e);
