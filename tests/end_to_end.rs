@@ -447,7 +447,7 @@ async fn a_ring_takes_a_burst_of_extra_frames() {
 
 // ---- Vendor event sources: presses that are not on ONVIF ------------------------------------
 
-use doorbell_bridge::sim::{DahuaModel, HikModel, Personality};
+use doorbell_bridge::sim::{DahuaModel, HikModel, HikQuirks, Personality};
 
 fn vendor_sim(personality: Personality) -> SimOptions {
     SimOptions {
@@ -480,8 +480,18 @@ struct VendorRig {
 
 impl VendorRig {
     async fn start(options: SimOptions, extra: &str) -> VendorRig {
+        Self::start_with(options, extra, |_| {}).await
+    }
+
+    /// As [`VendorRig::start`], with `prepare` applied to the device before the bridge starts.
+    async fn start_with(
+        options: SimOptions,
+        extra: &str,
+        prepare: impl FnOnce(&SimDoorbell),
+    ) -> VendorRig {
         let broker = Broker::start();
         let sim = SimDoorbell::start(options).await.unwrap();
+        prepare(&sim);
         let dir = tempfile::tempdir().unwrap();
         let cfg = config(&sim, broker.port(), dir.path(), extra);
         let mut mqtt = Collector::start(broker.port()).await;
@@ -610,6 +620,39 @@ async fn a_kv6113_press_rings_once_from_call_status_and_alert_stream() {
         })
         .await;
     assert_eq!(rings_seen(&rig.mqtt), 1, "one press, one ring");
+    rig.stop().await;
+}
+
+/// Older Hikvision firmware answers 404 on `/ISAPI/Event/notification/alertStream`: the
+/// bridge opens `/Event/notification/alertStream` instead and the press rings through it.
+#[tokio::test]
+async fn an_older_hikvision_without_the_isapi_alert_stream_rings_through_the_legacy_path() {
+    let mut rig = VendorRig::start_with(
+        vendor_sim(Personality::Hikvision(HikModel::Kv6113)),
+        "api = \"hikvision\"\ncall_poll = \"5s\"",
+        |sim| {
+            sim.set_hik_quirks(HikQuirks {
+                legacy_path: true,
+                ..HikQuirks::default()
+            })
+        },
+    )
+    .await;
+    assert!(
+        rig.sim.wait_for_streams(1, WAIT).await,
+        "the older path is open"
+    );
+    assert!(
+        rig.sim.stats().action("alertStream") >= 1,
+        "the ISAPI path was tried first"
+    );
+    rig.sim.press();
+    rig.mqtt
+        .wait(0, &format!("{CAM}/event"), |p| {
+            event_on(p, "hikvision:AccessControllerEvent", true)
+        })
+        .await;
+    rig.mqtt.wait(0, &format!("{CAM}/doorbell"), |_| true).await;
     rig.stop().await;
 }
 

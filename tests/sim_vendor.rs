@@ -597,6 +597,7 @@ async fn hikvision_camera_alerts_and_heartbeats_are_readable_with_a_mismatched_b
 
     sim.set_hik_quirks(HikQuirks {
         boundary_mismatch: true,
+        ..HikQuirks::default()
     });
     let mut odd = HikStream::open(&sim).await;
     assert_eq!(odd.content_type, "multipart/mixed; boundary=myboundary");

@@ -7,7 +7,7 @@ use std::time::Duration;
 use crate::config::{Api, CameraConfig};
 use crate::hikvision::call::{self, CALL_STATUS_PATH, MAX_CALL_STATUS};
 use crate::onvif::{self, Client};
-use crate::source::stream::{Protocol, Read, Reader, origin};
+use crate::source::stream::{Protocol, Read, Reader, open, origin};
 
 use super::check_camera::describe;
 use super::check_report::{CameraReport, Status, Step};
@@ -51,15 +51,8 @@ pub async fn steps(
 /// Opens the event stream and waits for its first heartbeat or event.
 async fn stream(client: &Client, protocol: Protocol, limit: Duration) -> Step {
     let name = protocol.source().name();
-    let Ok(url) = origin(client.device_url()).join(&protocol.path()) else {
-        return Step::fail(
-            name,
-            "cannot build the stream URL",
-            "check the camera's url",
-        );
-    };
-    let mut response = match client.open_stream(&url, limit).await {
-        Ok(r) => r,
+    let (url, mut response) = match open(client, protocol, &mut 0, limit).await {
+        Ok(opened) => opened,
         Err(e) => {
             let (detail, hint) = describe(&e);
             return Step::fail(name, detail, hint);

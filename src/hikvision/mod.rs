@@ -7,8 +7,11 @@ pub mod alert;
 pub mod call;
 pub mod rules;
 
-/// The alert stream path (pyHik falls back to `/Event/notification/alertStream` on a 404).
+/// The alert stream path.
 pub const ALERT_STREAM_PATH: &str = "/ISAPI/Event/notification/alertStream";
+/// The alert stream of older firmware that answers 404 on [`ALERT_STREAM_PATH`] (pyHik
+/// `alert_stream` falls back to it on a 404).
+pub const LEGACY_ALERT_STREAM_PATH: &str = "/Event/notification/alertStream";
 /// Device information where ONVIF has none.
 pub const DEVICE_INFO_PATH: &str = "/ISAPI/System/deviceInfo";
 /// The largest device-information answer read.

@@ -43,6 +43,9 @@ const JSON: &str = "application/json; charset=\"UTF-8\"";
 pub struct HikQuirks {
     /// The header announces `boundary=myboundary`; the parts use the model's own boundary.
     pub boundary_mismatch: bool,
+    /// Older firmware: the alert stream is only at `/Event/notification/alertStream`, and
+    /// `/ISAPI/Event/notification/alertStream` answers 404.
+    pub legacy_path: bool,
 }
 
 /// A door station's call status.
@@ -325,8 +328,26 @@ async fn admit(
     }
 }
 
-/// `GET /ISAPI/Event/notification/alertStream`.
+/// `GET /ISAPI/Event/notification/alertStream` (404 on older firmware, see
+/// [`HikQuirks::legacy_path`]).
 pub async fn alert_stream(State(s): Shr, uri: Uri, headers: HeaderMap) -> Response {
+    if s.lock().hik_quirks.legacy_path {
+        s.count("alertStream");
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    open_alert_stream(s, uri, headers).await
+}
+
+/// `GET /Event/notification/alertStream`: only on older firmware ([`HikQuirks::legacy_path`]).
+pub async fn legacy_alert_stream(State(s): Shr, uri: Uri, headers: HeaderMap) -> Response {
+    if !s.lock().hik_quirks.legacy_path {
+        s.count("legacyAlertStream");
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    open_alert_stream(s, uri, headers).await
+}
+
+async fn open_alert_stream(s: Arc<Shared>, uri: Uri, headers: HeaderMap) -> Response {
     let model = match admit(&s, "alertStream", false, &uri, &headers).await {
         Ok(m) => m,
         Err(response) => return response,
@@ -484,6 +505,7 @@ mod tests {
     fn the_mismatch_quirk_announces_another_boundary() {
         let q = HikQuirks {
             boundary_mismatch: true,
+            ..HikQuirks::default()
         };
         assert_eq!(
             content_type(HikModel::Camera, &q),

@@ -19,7 +19,7 @@ use super::service::{self, Endpoint};
 use super::soap::{self, Code, Version};
 use super::state::Shared;
 use super::{dahua, hikvision};
-use crate::hikvision::{ALERT_STREAM_PATH, DEVICE_INFO_PATH};
+use crate::hikvision::{ALERT_STREAM_PATH, DEVICE_INFO_PATH, LEGACY_ALERT_STREAM_PATH};
 
 /// Largest request body accepted.
 pub const MAX_REQUEST_BYTES: usize = 64 * 1024;
@@ -38,6 +38,10 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/cgi-bin/snapshot.cgi", get(dahua::snapshot))
         .route("/cgi-bin/magicBox.cgi", get(dahua::magic_box))
         .route(ALERT_STREAM_PATH, get(hikvision::alert_stream))
+        .route(
+            LEGACY_ALERT_STREAM_PATH,
+            get(hikvision::legacy_alert_stream),
+        )
         .route(
             "/ISAPI/VideoIntercom/callStatus",
             get(hikvision::call_status),

@@ -58,7 +58,8 @@
 //!   `GET /cgi-bin/snapshot.cgi?channel=1` is the JPEG; `GET /cgi-bin/magicBox.cgi?action=`
 //!   `getSystemInfo` (`deviceType=`, `serialNumber=` ... lines), `getDeviceType` (`type=`),
 //!   `getSoftwareVersion`, `getMachineName`.
-//! - Hikvision: `GET /ISAPI/Event/notification/alertStream` answers 200
+//! - Hikvision: `GET /ISAPI/Event/notification/alertStream` answers 200 (with
+//!   [`HikQuirks::legacy_path`] 404, and `/Event/notification/alertStream` answers instead)
 //!   `multipart/mixed; boundary=boundary` (door station: `MIME_boundary`; with
 //!   [`HikQuirks::boundary_mismatch`] the header says `myboundary`), parts `--boundary`,
 //!   Content-Type, `Content-Length: L`, the document, CRLF. Cameras send `EventNotificationAlert`

@@ -65,11 +65,16 @@ impl Protocol {
         }
     }
 
-    /// The stream's path and query.
-    pub fn path(self) -> String {
-        match self {
-            Protocol::Dahua => crate::dahua::attach_path(DAHUA_HEARTBEAT.as_secs() as u8),
-            Protocol::Hikvision => crate::hikvision::ALERT_STREAM_PATH.to_owned(),
+    /// The stream's path and query: `choice` 0 is the one to try first; a device that answers
+    /// it with 404 is tried on the next (older firmware), `None` when there is none.
+    pub fn path(self, choice: usize) -> Option<String> {
+        match (self, choice) {
+            (Protocol::Dahua, 0) => {
+                Some(crate::dahua::attach_path(DAHUA_HEARTBEAT.as_secs() as u8))
+            }
+            (Protocol::Hikvision, 0) => Some(crate::hikvision::ALERT_STREAM_PATH.to_owned()),
+            (Protocol::Hikvision, 1) => Some(crate::hikvision::LEGACY_ALERT_STREAM_PATH.to_owned()),
+            _ => None,
         }
     }
 
@@ -168,6 +173,54 @@ pub fn origin(device_url: &Url) -> Url {
     base
 }
 
+fn not_found(err: &onvif::Error) -> bool {
+    matches!(err, onvif::Error::Http { status: 404, .. })
+}
+
+/// The path to try after `err` answered path `choice`: the next one when the device said 404
+/// and there is one, `None` to give up this attempt.
+pub fn next_path(protocol: Protocol, choice: usize, err: &onvif::Error) -> Option<usize> {
+    (not_found(err) && protocol.path(choice + 1).is_some()).then_some(choice + 1)
+}
+
+/// Opens `protocol`'s stream through `client` on path `choice`, moving on to the next path
+/// while the device answers 404 (and back to the first after the last one's 404, for the
+/// next attempt: the device may be updated). `head_timeout` bounds each request's head.
+pub async fn open(
+    client: &Client,
+    protocol: Protocol,
+    choice: &mut usize,
+    head_timeout: Duration,
+) -> Result<(Url, reqwest::Response), onvif::Error> {
+    let base = origin(client.device_url());
+    loop {
+        let path = protocol.path(*choice).unwrap_or_default();
+        let url = base.join(&path).map_err(|e| onvif::Error::Transport {
+            url: onvif::error::redact(&base),
+            detail: format!("cannot build the event stream URL: {e}"),
+        })?;
+        match client.open_stream(&url, head_timeout).await {
+            Ok(response) => return Ok((url, response)),
+            Err(e) => match next_path(protocol, *choice, &e) {
+                Some(next) => {
+                    info!(
+                        source = protocol.source().name(),
+                        "{e}; trying the older path {}",
+                        protocol.path(next).unwrap_or_default()
+                    );
+                    *choice = next;
+                }
+                None => {
+                    if not_found(&e) {
+                        *choice = 0;
+                    }
+                    return Err(e);
+                }
+            },
+        }
+    }
+}
+
 /// Why a session ended.
 enum End {
     Shutdown,
@@ -198,10 +251,11 @@ impl VendorStream {
         let mut backoff = Backoff::with_max(self.config.max_backoff);
         let mut previous = None;
         let mut reported: Option<bool> = None;
+        let mut choice = 0;
         loop {
             let end = tokio::select! {
                 () = shutdown.cancelled() => break,
-                end = Box::pin(self.session(&tx, &mut backoff, &mut reported)) => end,
+                end = Box::pin(self.session(&tx, &mut backoff, &mut reported, &mut choice)) => end,
             };
             let err = match end {
                 End::Shutdown => break,
@@ -231,34 +285,28 @@ impl VendorStream {
         }
     }
 
-    /// Opens the stream and reads it until it fails or shutdown.
+    /// Opens the stream (on path `choice`, moving to the next on a 404) and reads it until it
+    /// fails or shutdown.
     async fn session(
         &self,
         tx: &mpsc::Sender<SourceMsg>,
         backoff: &mut Backoff,
         reported: &mut Option<bool>,
+        choice: &mut usize,
     ) -> End {
         let source = self.protocol.source();
         let name = source.name();
         let base = origin(self.client.device_url());
-        let url = match base.join(&self.protocol.path()) {
-            Ok(u) => u,
-            Err(e) => {
-                return End::Failed(onvif::Error::Transport {
-                    url: onvif::error::redact(&base),
-                    detail: format!("cannot build the event stream URL: {e}"),
-                });
-            }
-        };
         let info = self
             .protocol
             .device_info(&self.client, &base)
             .await
             .unwrap_or_default();
-        let mut response = match self.client.open_stream(&url, HEAD_TIMEOUT).await {
-            Ok(r) => r,
-            Err(e) => return End::Failed(e),
-        };
+        let (url, mut response) =
+            match open(&self.client, self.protocol, choice, HEAD_TIMEOUT).await {
+                Ok(opened) => opened,
+                Err(e) => return End::Failed(e),
+            };
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
@@ -336,5 +384,29 @@ impl VendorStream {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn http(status: u16) -> onvif::Error {
+        onvif::Error::Http {
+            url: "http://cam/".into(),
+            status,
+        }
+    }
+
+    #[test]
+    fn a_hikvision_404_moves_on_to_the_legacy_alert_stream_and_only_a_404() {
+        assert_eq!(next_path(Protocol::Hikvision, 0, &http(404)), Some(1));
+        assert_eq!(
+            Protocol::Hikvision.path(1).as_deref(),
+            Some(crate::hikvision::LEGACY_ALERT_STREAM_PATH)
+        );
+        assert_eq!(next_path(Protocol::Hikvision, 1, &http(404)), None);
+        assert_eq!(next_path(Protocol::Hikvision, 0, &http(500)), None);
+        assert_eq!(next_path(Protocol::Dahua, 0, &http(404)), None);
     }
 }
