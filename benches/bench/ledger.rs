@@ -5,17 +5,22 @@
 //! (`SimDoorbell::press` returns it); the bridge publishes that stamp as `camera_time` on
 //! `<base>/<camera>/event`, together with its own receive `time`, which the
 //! `<base>/<camera>/doorbell` message repeats. So a doorbell message is matched to its event
-//! by (camera, `time`), and the event to its press by (camera, `camera_time`). A doorbell
-//! message seen twice (the outbox sending it again after a reconnect), or a second doorbell for
-//! a press already delivered (the camera's message pulled twice), counts as a duplicate.
+//! by (camera, `time`), and the event to its press by (camera, `camera_time`). Two rings can
+//! carry the same `time` (a press queued during an outage and the press made as it cleared
+//! arrive in one PullMessages answer and are published within the same millisecond), so the
+//! n-th doorbell message with a `time` goes with the n-th distinct ring event with that
+//! `time`: the bridge publishes each ring's event before its doorbell message. A doorbell
+//! message beyond its events (the outbox sending it again after a reconnect), or a second
+//! doorbell for a press already delivered (the camera's message pulled twice), counts as a
+//! duplicate.
 //!
 //! Pure: no clock is read here, times are passed in. The unit tests run from
 //! `tests/bench_soak.rs` (the bench binary has no test harness). Everything grows with the
 //! number of presses and faults, which the soak's schedule bounds (at most one ring per
 //! `chaos::RING_GAP.0` plus one per fault).
 
+use std::collections::HashMap;
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::chaos::Kind;
@@ -96,9 +101,11 @@ pub struct Counts {
 pub struct Ledger {
     presses: Vec<Press>,
     by_stamp: HashMap<(usize, String), usize>,
-    /// (camera, bridge `time`) -> `camera_time`, from `<base>/<camera>/event`.
-    ring_events: HashMap<(usize, String), String>,
-    doorbells: HashSet<(usize, String)>,
+    /// (camera, bridge `time`) -> the distinct `camera_time`s of its ring events, in order,
+    /// from `<base>/<camera>/event`.
+    ring_events: HashMap<(usize, String), Vec<String>>,
+    /// (camera, bridge `time`) -> doorbell messages seen with it.
+    doorbells: HashMap<(usize, String), usize>,
     orphans: Vec<(usize, String, Instant)>,
     episodes: Vec<Episode>,
     online: HashMap<usize, bool>,
@@ -141,37 +148,44 @@ impl Ledger {
 
     /// A ring event (`trigger: true`) on `<base>/<camera>/event`.
     pub fn ring_event(&mut self, camera: usize, time: String, camera_time: String) {
-        self.ring_events.insert((camera, time.clone()), camera_time);
+        let key = (camera, time);
+        let stamps = self.ring_events.entry(key.clone()).or_default();
+        if stamps.contains(&camera_time) {
+            // The same event sent again (the outbox after a reconnect).
+            return;
+        }
+        stamps.push(camera_time.clone());
+        let (camera, time) = key;
         if let Some(k) = self
             .orphans
             .iter()
             .position(|(c, t, _)| *c == camera && *t == time)
         {
             let (_, _, at) = self.orphans.swap_remove(k);
-            self.resolve(camera, &time, at);
+            self.resolve(camera, &camera_time, at);
         }
     }
 
     /// A message on `<base>/<camera>/doorbell` carrying the bridge's `time`, read at `at`.
     pub fn doorbell(&mut self, camera: usize, time: String, at: Instant) {
-        if !self.doorbells.insert((camera, time.clone())) {
-            self.duplicates += 1;
-            return;
-        }
-        if self.ring_events.contains_key(&(camera, time.clone())) {
-            self.resolve(camera, &time, at);
-        } else if self.orphans.len() < MAX_ORPHANS {
-            self.orphans.push((camera, time, at));
-        } else {
-            self.unknown += 1;
+        let key = (camera, time);
+        let seen = self.doorbells.entry(key.clone()).or_default();
+        *seen += 1;
+        let nth = *seen;
+        let stamp = self
+            .ring_events
+            .get(&key)
+            .and_then(|stamps| stamps.get(nth - 1))
+            .cloned();
+        match stamp {
+            Some(stamp) => self.resolve(camera, &stamp, at),
+            None if self.orphans.len() < MAX_ORPHANS => self.orphans.push((key.0, key.1, at)),
+            None => self.unknown += 1,
         }
     }
 
-    fn resolve(&mut self, camera: usize, time: &str, at: Instant) {
-        let Some(stamp) = self.ring_events.get(&(camera, time.to_owned())) else {
-            return;
-        };
-        let Some(&i) = self.by_stamp.get(&(camera, stamp.clone())) else {
+    fn resolve(&mut self, camera: usize, stamp: &str, at: Instant) {
+        let Some(&i) = self.by_stamp.get(&(camera, stamp.to_owned())) else {
             self.unknown += 1;
             return;
         };
@@ -239,10 +253,16 @@ impl Ledger {
     /// The counts at `now`; a press made while up counts as lost once `grace` has passed
     /// without its doorbell.
     pub fn counts(&self, now: Instant, grace: Duration) -> Counts {
+        // A waiting doorbell message whose `time` has events already is one sent again.
+        let repeated = self
+            .orphans
+            .iter()
+            .filter(|(c, t, _)| self.ring_events.contains_key(&(*c, t.clone())))
+            .count() as u64;
         let mut c = Counts {
             pressed: self.presses.len(),
-            duplicates: self.duplicates,
-            unknown: self.unknown + self.orphans.len() as u64,
+            duplicates: self.duplicates + repeated,
+            unknown: self.unknown + self.orphans.len() as u64 - repeated,
             ..Counts::default()
         };
         for p in &self.presses {
@@ -356,6 +376,30 @@ mod tests {
         assert_eq!((c.pressed, c.up, c.delivered, c.lost), (2, 2, 1, 1));
         let lost: Vec<_> = l.lost().map(|p| p.camera_time.as_str()).collect();
         assert_eq!(lost, ["2026-01-01T00:00:01.000Z"]);
+    }
+
+    #[test]
+    fn two_rings_published_in_the_same_millisecond_are_both_delivered() {
+        let t0 = Instant::now();
+        let mut l = Ledger::new();
+        l.pressed(5, "a".into(), t0, When::Faulted(Kind::Outage));
+        l.pressed(5, "b".into(), t0, When::Up);
+        l.ring_event(5, "T1".into(), "a".into());
+        l.doorbell(5, "T1".into(), t0);
+        l.ring_event(5, "T1".into(), "b".into());
+        l.doorbell(5, "T1".into(), t0);
+        let c = l.counts(secs(t0, 100), GRACE);
+        assert_eq!((c.delivered, c.lost, c.duplicates, c.unknown), (2, 0, 0, 0));
+        // Both events first, then both doorbell messages: the same.
+        let mut l = Ledger::new();
+        l.pressed(5, "a".into(), t0, When::Up);
+        l.pressed(5, "b".into(), t0, When::Up);
+        l.ring_event(5, "T1".into(), "a".into());
+        l.ring_event(5, "T1".into(), "b".into());
+        l.doorbell(5, "T1".into(), t0);
+        l.doorbell(5, "T1".into(), t0);
+        let c = l.counts(secs(t0, 100), GRACE);
+        assert_eq!((c.delivered, c.lost, c.duplicates, c.unknown), (2, 0, 0, 0));
     }
 
     #[test]
