@@ -84,6 +84,8 @@ pub struct Phase {
 pub struct Outcome {
     /// Cameras.
     pub cameras: usize,
+    /// Which doorbells they were (`onvif`, `dahua`, `hikvision`).
+    pub api: &'static str,
     /// Bridge start until every camera was `online`.
     pub startup: Option<Duration>,
     /// Bridge CPU time spent starting (until every camera was online).
@@ -138,7 +140,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     let head = |s: &mut String, title: &str| {
         let _ = write!(s, "| {title} |");
         for o in outcomes {
-            let _ = write!(s, " N = {} |", o.cameras);
+            let _ = write!(s, " N = {} {} |", o.cameras, o.api);
         }
         s.push_str("\n|---|");
         for _ in outcomes {
@@ -238,7 +240,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     row(&mut s, "bursts", &|o| format!("{:.1}", o.burst.broker_cpu));
     for o in outcomes {
         for (w, n) in &o.warnings {
-            let _ = writeln!(s, "\nN = {}: bridge logged {n}x: {w}", o.cameras);
+            let _ = writeln!(s, "\nN = {} {}: bridge logged {n}x: {w}", o.cameras, o.api);
         }
     }
     s

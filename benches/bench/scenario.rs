@@ -8,7 +8,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use doorbell_bridge::sim::{Fault, SimDoorbell, SimOptions};
+use doorbell_bridge::sim::{DahuaModel, Fault, HikModel, Personality, SimDoorbell, SimOptions};
+use doorbell_bridge::vendor::RING_WINDOW;
 use tokio::sync::mpsc::UnboundedReceiver;
 
 use crate::mosquitto::Mosquitto;
@@ -28,9 +29,64 @@ pub const MAX_WARNINGS: usize = 10;
 /// startup messages, first long polls).
 const SETTLE: Duration = Duration::from_secs(2);
 
+/// Extra time a vendor camera waits after [`RING_WINDOW`] before it is pressed again, so that
+/// its next press is a new ring and not part of the last one.
+const RING_WINDOW_MARGIN: Duration = Duration::from_millis(250);
+
+/// Which doorbell the simulated cameras play, and the `api` the bridge is configured with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// A Reolink-shaped ONVIF doorbell: the press on PullPoint.
+    Onvif,
+    /// An Amcrest AD410: ONVIF for motion, the press on the Dahua attach stream.
+    Dahua,
+    /// A Hikvision DS-KV6113 door station: the alert stream and the call status polled every
+    /// second.
+    Hikvision,
+}
+
+impl Api {
+    /// Reads `onvif`, `dahua` or `hikvision`.
+    pub fn parse(text: &str) -> Result<Api, String> {
+        match text {
+            "onvif" => Ok(Api::Onvif),
+            "dahua" => Ok(Api::Dahua),
+            "hikvision" => Ok(Api::Hikvision),
+            _ => Err(format!("{text:?}: write onvif, dahua or hikvision")),
+        }
+    }
+
+    /// The config value (and the report's name).
+    pub fn name(self) -> &'static str {
+        match self {
+            Api::Onvif => "onvif",
+            Api::Dahua => "dahua",
+            Api::Hikvision => "hikvision",
+        }
+    }
+
+    fn options(self) -> SimOptions {
+        let personality = match self {
+            Api::Onvif => Personality::Onvif,
+            Api::Dahua => Personality::Dahua(DahuaModel::Ad410),
+            Api::Hikvision => Personality::Hikvision(HikModel::Kv6113),
+        };
+        SimOptions {
+            personality,
+            ..SimOptions::default()
+        }
+    }
+
+    fn vendor(self) -> bool {
+        self != Api::Onvif
+    }
+}
+
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Which doorbells the cameras are.
+    pub api: Api,
     /// The bridge executable.
     pub bridge: PathBuf,
     /// `pull_timeout` written into the bridge's config.
@@ -67,8 +123,11 @@ struct Run {
     bridge: Child,
     pid: String,
     ticks: u64,
-    /// Per camera: the PullMessages count that means a fresh long poll is held.
+    /// Per camera: the PullMessages count that means a fresh long poll is held (ONVIF), the
+    /// callStatus count that means the bridge saw the call end (Hikvision).
     ready_at: Vec<u64>,
+    /// Per camera: when its last press's ring window is over (vendor cameras).
+    window_ends: Vec<Instant>,
     log: PathBuf,
 }
 
@@ -77,7 +136,7 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
     let broker = Mosquitto::start()?;
     let mut sims = Vec::with_capacity(cameras);
     for _ in 0..cameras {
-        sims.push(SimDoorbell::start(SimOptions::default()).await?);
+        sims.push(SimDoorbell::start(plan.api.options()).await?);
     }
     let arrivals = watch::start(broker.port(), BASE).await?;
     let dir = tempfile::tempdir()?;
@@ -88,6 +147,7 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
         broker.port(),
         &sims,
         &plan.pull_timeout,
+        plan.api.name(),
     )?;
     let log = dir.path().join("bridge.log");
     let started = Instant::now();
@@ -97,6 +157,7 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
         plan: plan.clone(),
         broker_pid: broker.pid(),
         ready_at: vec![1; sims.len()],
+        window_ends: vec![Instant::now(); sims.len()],
         sims,
         arrivals,
         bridge,
@@ -125,6 +186,7 @@ pub fn write_config(
     port: u16,
     sims: &[SimDoorbell],
     pull_timeout: &str,
+    api: &str,
 ) -> anyhow::Result<PathBuf> {
     let mut text = format!(
         "[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\nbase_topic = \"{BASE}\"\nclient_id = \"bench-bridge\"\n\
@@ -134,7 +196,7 @@ pub fn write_config(
     for (i, sim) in sims.iter().enumerate() {
         text += &format!(
             "[[cameras]]\nid = \"c{i}\"\nname = \"Bench {i}\"\nurl = \"{}\"\nusername = \"admin\"\n\
-             password = \"password\"\npull_timeout = \"{pull_timeout}\"\n\
+             password = \"password\"\npull_timeout = \"{pull_timeout}\"\napi = \"{api}\"\n\
              [cameras.snapshot]\non = [\"ring\"]\n",
             sim.device_url()
         );
@@ -170,6 +232,7 @@ impl Run {
         let n = self.sims.len();
         let mut o = Outcome {
             cameras: n,
+            api: self.plan.api.name(),
             ..Outcome::default()
         };
         o.startup = Some(self.until_all(What::Online, started).await?);
@@ -249,18 +312,48 @@ impl Run {
             .flatten()
     }
 
-    /// Waits until camera `i` holds a fresh long poll; returns the count that will mean the
-    /// next one.
+    /// Waits until camera `i` can be pressed so that the press is a new ring: ONVIF, once it
+    /// holds a fresh long poll; a vendor camera, once its stream is open and its last press's
+    /// ring window is over (a Hikvision door station also once the bridge polled the call's
+    /// end).
     async fn ready(&mut self, i: usize) -> anyhow::Result<()> {
-        let want = self.ready_at[i];
-        if !self.sims[i]
-            .wait_for_requests("PullMessages", want, SINGLE_DEADLINE)
-            .await
-        {
-            anyhow::bail!("camera {i}: no new PullMessages after its last press");
+        let sim = &self.sims[i];
+        let (action, want) = match self.plan.api {
+            Api::Onvif => ("PullMessages", self.ready_at[i]),
+            Api::Dahua => ("", 0),
+            Api::Hikvision => ("callStatus", self.ready_at[i]),
+        };
+        if !action.is_empty() && !sim.wait_for_requests(action, want, SINGLE_DEADLINE).await {
+            anyhow::bail!("camera {i}: no new {action} after its last press");
         }
-        self.ready_at[i] = self.sims[i].stats().action("PullMessages") + 1;
+        if self.plan.api.vendor() {
+            if sim.stats().streams_open == 0 {
+                let opened = sim.stats().streams_opened + 1;
+                if !sim.wait_for_streams(opened, SINGLE_DEADLINE).await {
+                    anyhow::bail!("camera {i}: the bridge has no event stream open");
+                }
+            }
+            tokio::time::sleep_until(self.window_ends[i].into()).await;
+        }
+        if self.plan.api == Api::Onvif {
+            self.ready_at[i] = sim.stats().action("PullMessages") + 1;
+        }
         Ok(())
+    }
+
+    /// After camera `i`'s press was delivered: a door station's call is hung up, and the next
+    /// press waits until the bridge polled the idle status twice (one poll may have been in
+    /// flight); a vendor camera's next press waits for the end of the ring window.
+    fn pressed(&mut self, i: usize, at: Instant) {
+        if !self.plan.api.vendor() {
+            return;
+        }
+        self.window_ends[i] = at + RING_WINDOW + RING_WINDOW_MARGIN;
+        if self.plan.api == Api::Hikvision {
+            let sim = &self.sims[i];
+            sim.hang_up();
+            self.ready_at[i] = sim.stats().action("callStatus") + 2;
+        }
     }
 
     /// Presses `cameras` (each once, as fast as possible) and collects doorbell and snapshot
@@ -299,6 +392,11 @@ impl Run {
             match a.what {
                 What::Doorbell => rings.push(a.at - at),
                 _ => snaps.push(a.at - at),
+            }
+        }
+        for &i in cameras {
+            if let Some(at) = pressed[i] {
+                self.pressed(i, at);
             }
         }
         let lost_rings = want.iter().filter(|(_, w)| *w == What::Doorbell).count();
@@ -357,6 +455,10 @@ impl Run {
         for sim in &self.sims {
             sim.set_fault(Fault::Http500);
             sim.drop_subscriptions();
+            if self.plan.api.vendor() {
+                // The open event stream would go on: close it as a camera that went away does.
+                sim.reboot();
+            }
         }
         let detect = self.until_all(What::Offline, start.at).await.ok();
         let half = start.at + self.plan.offline / 2;

@@ -100,7 +100,14 @@ pub async fn run(plan: &Plan) -> anyhow::Result<bool> {
         .keep();
     let archive = dir.join("archive");
     std::fs::create_dir_all(&archive)?;
-    let config = scenario::write_config(&dir, &archive, broker.port(), &sims, &plan.pull_timeout)?;
+    let config = scenario::write_config(
+        &dir,
+        &archive,
+        broker.port(),
+        &sims,
+        &plan.pull_timeout,
+        "onvif",
+    )?;
     let log = dir.join("bridge.log");
     println!("bridge log: {}", log.display());
     let mut bridge = scenario::spawn(&plan.bridge, &plan.env, &config, &plan.log_level, &log)?;
