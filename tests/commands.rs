@@ -186,6 +186,42 @@ async fn check_names_the_vendor_api_and_tests_its_sources() {
     sim.shutdown().await;
 }
 
+/// `check` on a doorbell that answers only its vendor API (`api = "dahua"`, no ONVIF) skips
+/// the ONVIF steps with the reason instead of failing them, and tests the Dahua stream.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_on_a_doorbell_without_onvif_skips_the_onvif_steps_and_tests_its_vendor_api() {
+    use doorbell_bridge::sim::{DahuaModel, Personality};
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions {
+        personality: Personality::Dahua(DahuaModel::Ad410),
+        onvif: false,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let cfg = write_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n{}api = \"dahua\"\n",
+        broker.port(),
+        camera_toml(sim.device_url().as_str(), "password")
+    ));
+    let out = bridge(&cfg.path, &["check", "--json"]).await;
+    let (stdout, stderr) = text(&out);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("check --json is JSON");
+    let cam = &v["cameras"][0];
+    for name in ["auth", "device", "pullpoint", "snapshot"] {
+        let s = step(cam, name);
+        assert_eq!(s["status"], "skip", "{name}: {cam}\n{stderr}");
+        assert!(
+            s["detail"].as_str().unwrap().contains("vendor API alone"),
+            "{s}"
+        );
+    }
+    assert_eq!(step(cam, "api")["status"], "ok", "{cam}");
+    assert_eq!(step(cam, "dahua")["status"], "ok", "{cam}");
+    assert!(out.status.success(), "no step failed: {cam}\n{stderr}");
+    sim.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn check_with_a_wrong_password_fails_auth_with_a_hint_and_never_prints_it() {
     let broker = Broker::start();

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::camera::client_for;
-use crate::config::CameraConfig;
+use crate::config::{Api, CameraConfig};
 use crate::normalise::kinds_for_topic;
 use crate::onvif::{self, Client, ClientOptions, Services};
 
@@ -68,6 +68,12 @@ async fn onvif_steps(
             manufacturer.clone_from(&info.manufacturer);
             info.model
         }
+        Err(e) if vendor_alone(camera, &e) => {
+            let why =
+                "the device does not answer ONVIF (HTTP 404); the bridge uses its vendor API alone";
+            r.skip_all(&STEPS[2..], why);
+            return r;
+        }
         Err(e) => {
             let (detail, hint) = describe(&e);
             r.push(Step::fail("auth", detail, hint));
@@ -97,6 +103,13 @@ async fn onvif_steps(
     r.topics = topics;
     r.push(step);
     r
+}
+
+/// Whether `err` from the ONVIF device service means a device that has no ONVIF at all while
+/// the camera's `api` names a vendor API, which then serves it alone (not a failure).
+fn vendor_alone(camera: &CameraConfig, err: &onvif::Error) -> bool {
+    matches!(camera.api, Api::Dahua | Api::Hikvision)
+        && matches!(err, onvif::Error::Http { status: 404, .. })
 }
 
 /// The camera's client for `check`: every request bounded by the step timeout.
