@@ -8,7 +8,9 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use doorbell_bridge::sim::{DahuaModel, Fault, HikModel, Personality, SimDoorbell, SimOptions};
+use doorbell_bridge::sim::{
+    DahuaModel, DahuaQuirks, Fault, HikModel, Personality, SimDoorbell, SimOptions,
+};
 use doorbell_bridge::vendor::RING_WINDOW;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -136,7 +138,16 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
     let broker = Mosquitto::start()?;
     let mut sims = Vec::with_capacity(cameras);
     for _ in 0..cameras {
-        sims.push(SimDoorbell::start(plan.api.options()).await?);
+        let sim = SimDoorbell::start(plan.api.options()).await?;
+        if plan.api == Api::Dahua {
+            // A press's five parts in one write (a quirk real AD410s show too), so the latency
+            // is the bridge's and not the simulator's 5 ms gaps before the third part, the ring.
+            sim.set_dahua_quirks(DahuaQuirks {
+                parts_in_one_write: true,
+                ..DahuaQuirks::default()
+            });
+        }
+        sims.push(sim);
     }
     let arrivals = watch::start(broker.port(), BASE).await?;
     let dir = tempfile::tempdir()?;

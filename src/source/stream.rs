@@ -297,16 +297,18 @@ impl VendorStream {
         let source = self.protocol.source();
         let name = source.name();
         let base = origin(self.client.device_url());
-        let info = self
-            .protocol
-            .device_info(&self.client, &base)
-            .await
-            .unwrap_or_default();
         let (url, mut response) =
             match open(&self.client, self.protocol, choice, HEAD_TIMEOUT).await {
                 Ok(opened) => opened,
                 Err(e) => return End::Failed(e),
             };
+        // Asked once the stream is open, so a device that is failing costs one request per
+        // attempt; the open stream waits in its buffers meanwhile.
+        let info = self
+            .protocol
+            .device_info(&self.client, &base)
+            .await
+            .unwrap_or_default();
         let content_type = response
             .headers()
             .get(reqwest::header::CONTENT_TYPE)
