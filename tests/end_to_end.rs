@@ -656,6 +656,39 @@ async fn an_older_hikvision_without_the_isapi_alert_stream_rings_through_the_leg
     rig.stop().await;
 }
 
+/// A door station answering errors is polled with the shared backoff, not every `call_poll`:
+/// a station that is failing costs little, and the poll comes back when it answers again.
+#[tokio::test]
+async fn a_failing_door_station_call_status_poll_backs_off() {
+    let rig = VendorRig::start(
+        vendor_sim(Personality::Hikvision(HikModel::Kv6113)),
+        "api = \"hikvision\"\ncall_poll = \"500ms\"",
+    )
+    .await;
+    eventually("a call status poll", || {
+        rig.sim.stats().action("callStatus") >= 2
+    })
+    .await;
+    rig.sim.set_fault(Fault::Http500);
+    let before = rig.sim.stats().action("callStatus");
+    // A window, not a wait for readiness: the count over it is what is asserted.
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let polls = rig.sim.stats().action("callStatus") - before;
+    assert!(
+        polls <= 6,
+        "{polls} polls in 8 s of HTTP 500; every 500 ms would be 16"
+    );
+    rig.sim.set_fault(Fault::None);
+    let resumed = rig.sim.stats().action("callStatus") + 1;
+    assert!(
+        rig.sim
+            .wait_for_requests("callStatus", resumed, Duration::from_secs(30))
+            .await,
+        "polled again after the errors"
+    );
+    rig.stop().await;
+}
+
 /// A Dahua stream that stays open but silent is noticed by its watchdog and opened again; a
 /// press after the stall rings.
 #[tokio::test]

@@ -6,18 +6,21 @@
 //! alert stream for the same press make one ring (the normaliser's ring window).
 //!
 //! A device that answers the first poll with 404 has no intercom (a camera): the source says
-//! so once and stops. Failed polls are retried at the poll interval, quietly after the first;
-//! availability follows the alert stream, not this poll.
+//! so once and stops. Failed polls are retried through the shared backoff (an unreachable
+//! station every [`crate::backoff::PROBE_INTERVAL`], one answering errors exponentially, never
+//! faster than the poll), quietly after the first; availability follows the alert stream, not
+//! this poll.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::{MissedTickBehavior, interval};
+use tokio::time::{Instant, MissedTickBehavior, interval, sleep};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::SourceMsg;
+use crate::backoff::{Backoff, Failure, random_jitter};
 use crate::config::CameraConfig;
 use crate::hikvision::call::{self, CALL_STATUS_PATH, CallTracker, MAX_CALL_STATUS};
 use crate::onvif::{self, Client};
@@ -51,6 +54,8 @@ impl CallStatus {
         ticks.set_missed_tick_behavior(MissedTickBehavior::Delay);
         let mut answered_once = false;
         let mut failing = false;
+        let mut backoff = Backoff::with_max(self.config.max_backoff);
+        let mut previous: Option<Failure> = None;
         loop {
             tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -67,17 +72,29 @@ impl CallStatus {
                     return;
                 }
                 Err(e) => {
+                    let failure = super::pullpoint::failure(e.retry());
+                    let delay = backoff
+                        .after(failure, previous, Instant::now(), random_jitter())
+                        .max(self.config.call_poll);
+                    previous = Some(failure);
                     if failing {
-                        debug!("call status poll failed: {e}");
+                        debug!("call status poll failed: {e}; again in {delay:?}");
                     } else {
                         warn!("call status poll failed: {e}; polling on");
                         failing = true;
                     }
                     // The last status answered stays the starting point: a door station
                     // ringing when it answers again was pressed meanwhile.
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = sleep(delay) => {}
+                    }
+                    ticks.reset_immediately();
                     continue;
                 }
             };
+            backoff.succeeded(Instant::now());
+            previous = None;
             answered_once = true;
             let status = match call::parse(&body) {
                 Ok(s) => s,
