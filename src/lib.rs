@@ -24,6 +24,7 @@
 //! - [`cli`]: the command-line definitions; [`commands`]: the subcommands.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
+//! - [`doorbird`]: the DoorBird LAN API: device information, favorites, schedule, code table.
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
 //! - [`health`]: the health and metrics HTTP server (only when `[http]` is configured).
 //! - [`hikvision`]: the Hikvision alert stream and door-station call status, event table.
@@ -56,6 +57,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dahua;
+pub mod doorbird;
 pub mod event;
 pub mod health;
 pub mod hikvision;
