@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::dahua::DahuaQuirks;
+use super::doorbird::Store;
 use super::events::Subscription;
 use super::hikvision::{Call, HikQuirks};
 use super::listener::Ports;
@@ -75,6 +76,8 @@ pub struct Inner {
     pub calls: u64,
     /// Vendor events posted so far (the Hikvision `activePostCount`).
     pub posts: u64,
+    /// The DoorBird's favorites and schedule.
+    pub doorbird: Store,
 }
 
 impl Shared {
@@ -96,6 +99,7 @@ impl Shared {
             call: Call::default(),
             calls: 0,
             posts: 0,
+            doorbird: Store::default(),
         };
         let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {
