@@ -25,6 +25,7 @@ use crate::event::{DeviceInfo, Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
 use crate::onvif::{self, Client};
+use crate::push::Push;
 use crate::snapshot::Trigger;
 use crate::source::{SOURCE_QUEUE, Source, SourceMsg, presses_source, pullpoint, sources_of};
 
@@ -40,6 +41,7 @@ pub struct Supervisor {
     snapshots: Option<mpsc::Sender<Trigger>>,
     metrics: Metrics,
     shutdown: CancellationToken,
+    push: Option<Push>,
 }
 
 /// What the camera task keeps between messages.
@@ -83,7 +85,14 @@ impl Supervisor {
             snapshots,
             metrics,
             shutdown,
+            push: None,
         }
+    }
+
+    /// The same supervisor with the push listener its sources may register routes on.
+    pub fn with_push(mut self, push: Option<Push>) -> Self {
+        self.push = push;
+        self
     }
 
     /// Runs until shutdown. Ends after its sources released what they hold on the camera
@@ -238,11 +247,15 @@ impl Supervisor {
         let Some(tx) = state.tx.clone() else {
             return;
         };
+        let ctx = crate::source::Context {
+            config: self.config.clone(),
+            client: self.client.clone(),
+            metrics: self.metrics.clone(),
+            push: self.push.clone(),
+        };
         state.sources.push(crate::source::spawn(
             source,
-            &self.config,
-            &self.client,
-            &self.metrics,
+            &ctx,
             tx,
             self.shutdown.child_token(),
         ));

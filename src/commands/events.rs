@@ -290,12 +290,17 @@ pub async fn live(
     let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
     let stop = shutdown.child_token();
     let config = Arc::new(camera.clone());
-    let metrics = Metrics::default();
+    let ctx = source::Context {
+        config: config.clone(),
+        client: client.clone(),
+        metrics: Metrics::default(),
+        push: None,
+    };
     let mut api = camera.api;
     let mut presses = presses_source(api);
     let mut tasks: Vec<_> = sources_of(api)
         .iter()
-        .map(|s| source::spawn(*s, &config, &client, &metrics, tx.clone(), stop.clone()))
+        .map(|s| source::spawn(*s, &ctx, tx.clone(), stop.clone()))
         .collect();
     let mut printer = Printer::new(camera, json);
     let deadline = until.duration.map(|d| Instant::now() + d);
@@ -320,7 +325,7 @@ pub async fn live(
                         api = chosen;
                         presses = presses_source(api);
                         for s in sources_of(api).iter().filter(|s| **s != Source::PullPoint) {
-                            tasks.push(source::spawn(*s, &config, &client, &metrics, tx.clone(), stop.clone()));
+                            tasks.push(source::spawn(*s, &ctx, tx.clone(), stop.clone()));
                         }
                     }
                     if source != presses {

@@ -221,3 +221,29 @@ fn auto_api_follows_the_onvif_manufacturer() {
     assert_eq!(api, Api::Onvif);
     assert!(why.contains("in the config"), "{why}");
 }
+
+#[test]
+fn push_is_off_unless_configured_and_cameras_pull_by_default() {
+    let c = parse("[[cameras]]\nid = \"door\"\nurl = \"192.168.1.21\"\n").unwrap();
+    assert!(c.push.is_none());
+    assert_eq!(c.cameras[0].events, Events::Auto);
+    assert_eq!(c.cameras[0].push_from, PushFrom::CameraHost);
+    let c = parse(
+        "[push]\nlisten = \"0.0.0.0:8090\"\nadvertise_url = \"http://192.168.1.5:8090\"\n\
+         [[cameras]]\nid = \"door\"\nurl = \"192.168.1.21\"\nevents = \"push\"\npush_from = \"10.0.0.7\"\n",
+    )
+    .unwrap();
+    let push = c.push.unwrap();
+    assert_eq!(push.listen.port(), 8090);
+    assert_eq!(push.advertise_url.as_str(), "http://192.168.1.5:8090/");
+    assert_eq!(c.cameras[0].events, Events::Push);
+    assert_eq!(
+        c.cameras[0].push_from,
+        PushFrom::Addr("10.0.0.7".parse().unwrap())
+    );
+    let err = parse("[push]\nadvertise_url = \"http://192.168.1.5:8090\"\n").unwrap_err();
+    assert_eq!(err.key, "push.listen");
+    let err = parse("[[cameras]]\nid = \"door\"\nurl = \"x\"\nevents = \"webhook\"\n").unwrap_err();
+    assert_eq!(err.key, "cameras[0].events");
+    assert!(err.message.contains("\"pull\""), "{}", err.message);
+}

@@ -39,6 +39,7 @@ use crate::event::DeviceInfo;
 use crate::metrics::Metrics;
 use crate::onvif::Client;
 use crate::onvif::Notification;
+use crate::push::Push;
 
 pub mod callstatus;
 pub mod pullpoint;
@@ -125,18 +126,29 @@ pub fn presses_source(api: Api) -> Source {
     }
 }
 
-/// Starts `source` of the camera `config` as a task of its own (in the caller's span and log
-/// subscriber), reporting on `tx` until `shutdown`. The daemon's camera task and
+/// What a camera's sources are started with.
+#[derive(Clone)]
+pub struct Context {
+    /// The camera's config.
+    pub config: Arc<CameraConfig>,
+    /// Its ONVIF/HTTP client.
+    pub client: Client,
+    /// The counters.
+    pub metrics: Metrics,
+    /// The push listener, when `[push]` is configured.
+    pub push: Option<Push>,
+}
+
+/// Starts `source` of the camera `ctx.config` as a task of its own (in the caller's span and
+/// log subscriber), reporting on `tx` until `shutdown`. The daemon's camera task and
 /// `events --camera` start their sources through this.
 pub fn spawn(
     source: Source,
-    config: &Arc<CameraConfig>,
-    client: &Client,
-    metrics: &Metrics,
+    ctx: &Context,
     tx: mpsc::Sender<SourceMsg>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let (config, client) = (config.clone(), client.clone());
+    let (config, client, metrics) = (ctx.config.clone(), ctx.client.clone(), &ctx.metrics);
     match source {
         Source::PullPoint => tokio::spawn(attach(
             pullpoint::PullPoint::new(config, client, metrics.clone()).run(tx, shutdown),

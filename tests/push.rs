@@ -1,0 +1,292 @@
+//! The push listener (`src/push/`) and the ONVIF push source through the daemon.
+//!
+//! Listener tests run a real listener on 127.0.0.1:0 and talk to it with a real HTTP client
+//! or raw TCP: every refusal answers its status, delivers nothing and leaves the listener
+//! serving the next request.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use doorbell_bridge::config::PushConfig;
+use doorbell_bridge::event::CameraId;
+use doorbell_bridge::metrics::Metrics;
+use doorbell_bridge::push::{self, Expect, Push, Route};
+use http::Method;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+use tokio_util::sync::CancellationToken;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn listener() -> (Push, Metrics, CancellationToken) {
+    doorbell_bridge::onvif::install_crypto_provider();
+    let cfg = PushConfig {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        advertise_url: "http://127.0.0.1:0".parse().unwrap(),
+    };
+    let metrics = Metrics::default();
+    let stop = CancellationToken::new();
+    let push = Push::start(&cfg, metrics.clone(), stop.clone())
+        .await
+        .expect("listener starts");
+    (push, metrics, stop)
+}
+
+fn front() -> CameraId {
+    CameraId::new("front").unwrap()
+}
+
+fn post_from_loopback(max_body: usize) -> Expect {
+    Expect {
+        method: Method::POST,
+        from: Some("127.0.0.1".parse().unwrap()),
+        max_body,
+    }
+}
+
+/// Asserts that nothing was delivered on `route`.
+fn nothing_on(route: &mut Route) {
+    assert!(
+        route.rx.try_recv().is_err(),
+        "a refused request must deliver nothing"
+    );
+}
+
+/// The status line and the rest of a raw HTTP exchange.
+async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    read_answer(&mut s).await
+}
+
+async fn read_answer(s: &mut TcpStream) -> String {
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(WAIT, s.read(&mut buf))
+        .await
+        .expect("an answer")
+        .unwrap_or(0);
+    String::from_utf8_lossy(&buf[..n]).into_owned()
+}
+
+fn path_of(route: &Route) -> String {
+    let url: url::Url = route.url_str().parse().unwrap();
+    url.path().to_owned()
+}
+
+#[tokio::test]
+async fn a_request_on_its_route_is_delivered_with_query_body_and_peer() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    assert!(route.url_str().starts_with(&format!(
+        "http://127.0.0.1:{}/push/front/",
+        push.local_addr().port()
+    )));
+    let answer = reqwest::Client::new()
+        .post(format!("{}?event=ring", route.url_str()))
+        .body("<Notify/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let got = route.rx.recv().await.unwrap();
+    assert_eq!(got.query, "event=ring");
+    assert_eq!(&got.body[..], b"<Notify/>");
+    assert_eq!(got.peer.ip().to_string(), "127.0.0.1");
+    assert_eq!(metrics.push_requests("accepted"), 1);
+}
+
+#[tokio::test]
+async fn a_path_that_is_no_live_route_is_404_and_delivers_nothing() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let other = push.register(&CameraId::new("back").unwrap(), post_from_loopback(1024));
+    let base = format!("http://{}", push.local_addr());
+    let token = path_of(&route).rsplit('/').next().unwrap().to_owned();
+    let wrong = [
+        format!("{base}/"),
+        format!("{base}/push/front"),
+        format!("{base}/push/front/{}", "0".repeat(32)),
+        // The right token under another camera's name.
+        format!("{base}/push/back/{token}"),
+        format!("{base}/push/front/{token}/extra"),
+        format!("{base}/healthz"),
+    ];
+    let http = reqwest::Client::new();
+    for url in &wrong {
+        let answer = http.post(url).body("x").send().await.unwrap();
+        assert_eq!(answer.status(), 404, "{url}");
+    }
+    nothing_on(&mut route);
+    assert_eq!(metrics.push_requests("not_found"), wrong.len() as u64);
+    // A dropped route is gone: its URL is 404 from then on.
+    let url = other.url_str().to_owned();
+    assert_eq!(push.routes(), 2);
+    drop(other);
+    assert_eq!(push.routes(), 1);
+    let answer = http.post(&url).body("x").send().await.unwrap();
+    assert_eq!(answer.status(), 404);
+    // Still serving.
+    let answer = http.post(route.url_str()).body("ok").send().await.unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(&route.rx.recv().await.unwrap().body[..], b"ok");
+}
+
+#[tokio::test]
+async fn another_method_on_a_route_is_405_and_delivers_nothing() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let answer = reqwest::Client::new()
+        .get(route.url_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 405);
+    assert_eq!(answer.headers()["allow"], "POST");
+    nothing_on(&mut route);
+    assert_eq!(metrics.push_requests("wrong_method"), 1);
+}
+
+#[tokio::test]
+async fn a_declared_oversize_body_is_413_before_it_is_sent() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(100));
+    // Only the head is sent: the answer comes without the body ever arriving.
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 101\r\n\r\n",
+        path_of(&route)
+    );
+    let answer = raw(push.local_addr(), head.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    nothing_on(&mut route);
+    assert_eq!(metrics.push_requests("too_large"), 1);
+}
+
+#[tokio::test]
+async fn an_oversize_body_without_a_length_is_cut_at_the_limit() {
+    let (push, _metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(100));
+    // Chunked, 3 x 50 bytes: refused once the count passes 100.
+    let chunk = format!("32\r\n{}\r\n", "a".repeat(50));
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n{chunk}{chunk}{chunk}0\r\n\r\n",
+        path_of(&route)
+    );
+    let answer = raw(push.local_addr(), request.as_bytes()).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    nothing_on(&mut route);
+    // At the limit exactly is fine.
+    let answer = reqwest::Client::new()
+        .post(route.url_str())
+        .body("b".repeat(100))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert_eq!(route.rx.recv().await.unwrap().body.len(), 100);
+}
+
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_408_and_delivers_nothing() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let mut s = TcpStream::connect(push.local_addr()).await.unwrap();
+    let head = format!(
+        "POST {} HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789",
+        path_of(&route)
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    // The other 90 bytes never come: the listener answers after BODY_TIMEOUT.
+    let answer = read_answer(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    nothing_on(&mut route);
+    assert_eq!(metrics.push_requests("slow_body"), 1);
+    assert!(push::BODY_TIMEOUT < WAIT);
+}
+
+#[tokio::test]
+async fn a_head_that_does_not_arrive_in_time_is_cut_off() {
+    let (push, _metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let mut s = TcpStream::connect(push.local_addr()).await.unwrap();
+    s.write_all(b"POST /push/front/").await.unwrap();
+    // Nothing more: the connection is closed (hyper may answer 408 first).
+    let answer = read_answer(&mut s).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 408"),
+        "{answer}"
+    );
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(WAIT, s.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the connection must be closed");
+    nothing_on(&mut route);
+    assert!(push::HEADER_TIMEOUT < WAIT);
+}
+
+#[tokio::test]
+async fn a_request_from_another_address_is_403_unless_any_is_allowed() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let mut any = push.register(
+        &front(),
+        Expect {
+            from: None,
+            ..post_from_loopback(1024)
+        },
+    );
+    let addr = push.local_addr();
+    let from_other = |path: String| async move {
+        // 127.0.0.2 is loopback too on Linux: a real peer with another address.
+        let socket = TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        let mut s = socket.connect(addr).await.unwrap();
+        let request = format!("POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi");
+        s.write_all(request.as_bytes()).await.unwrap();
+        read_answer(&mut s).await
+    };
+    let answer = from_other(path_of(&route)).await;
+    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
+    nothing_on(&mut route);
+    assert_eq!(metrics.push_requests("wrong_source"), 1);
+    let answer = from_other(path_of(&any)).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    let got = any.rx.recv().await.unwrap();
+    assert_eq!(got.peer.ip().to_string(), "127.0.0.2");
+}
+
+#[tokio::test]
+async fn a_full_route_queue_is_503_and_the_listener_keeps_serving() {
+    let (push, metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let http = reqwest::Client::new();
+    for _ in 0..push::ROUTE_QUEUE {
+        let a = http.post(route.url_str()).body("x").send().await.unwrap();
+        assert_eq!(a.status(), 200);
+    }
+    let a = http.post(route.url_str()).body("x").send().await.unwrap();
+    assert_eq!(a.status(), 503);
+    assert_eq!(metrics.push_requests("busy"), 1);
+    for _ in 0..push::ROUTE_QUEUE {
+        route.rx.recv().await.unwrap();
+    }
+    let a = http.post(route.url_str()).body("x").send().await.unwrap();
+    assert_eq!(a.status(), 200);
+}
+
+#[tokio::test]
+async fn a_busy_port_is_an_error_naming_the_address() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let cfg = PushConfig {
+        listen: addr,
+        advertise_url: "http://127.0.0.1:8090".parse().unwrap(),
+    };
+    let err = Push::start(&cfg, Metrics::default(), CancellationToken::new())
+        .await
+        .err()
+        .expect("the port is taken");
+    let text = format!("{err:#}");
+    assert!(text.contains(&format!("push.listen {addr}")), "{text}");
+    assert!(text.contains("remove [push]"), "{text}");
+}
