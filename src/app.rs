@@ -121,6 +121,10 @@ pub async fn start(
         if cfg.tls_insecure {
             warn!(camera = %cfg.id, "tls_insecure is on: this camera's HTTPS certificate is not verified");
         }
+        if cfg.api == crate::config::Api::DoorBird && cfg.url.scheme() == "http" {
+            // The LAN API offers HTTP Basic only (docs/security.md).
+            warn!(camera = %cfg.id, "a DoorBird answers HTTP Basic only: over http:// its API-Operator password crosses the LAN readable; use https:// (with tls_insecure for its self-signed certificate) where the device offers it");
+        }
         let client = http.client_for(&cfg, options.client.clone())?;
         let span = info_span!("camera", id = %cfg.id);
         let snapshots = if cfg.snapshot.enabled {

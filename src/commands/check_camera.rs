@@ -47,6 +47,10 @@ async fn onvif_steps(
         r.skip_all(&STEPS[1..], "the camera is not reachable");
         return r;
     }
+    if camera.api == crate::config::Api::DoorBird {
+        // No ONVIF on a DoorBird: its LAN API steps follow (check_vendor), then the snapshot.
+        return r;
+    }
     let client = match step_client(camera, step_timeout) {
         Ok(c) => c,
         Err(e) => {
@@ -301,6 +305,15 @@ async fn pullpoint(client: &Client, events: &url::Url, b: &Bounded) -> Step {
             format!("harmless: the subscription expires by itself within {granted} s"),
         ),
     }
+}
+
+/// The `snapshot` step with `limit` per step (a DoorBird's, after its LAN API steps).
+pub async fn snapshot_step(client: &Client, camera: &CameraConfig, limit: Duration) -> Step {
+    let b = Bounded {
+        limit,
+        url: onvif::error::redact(client.device_url()),
+    };
+    snapshot(client, camera, &b).await
 }
 
 async fn snapshot(client: &Client, camera: &CameraConfig, b: &Bounded) -> Step {

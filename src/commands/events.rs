@@ -273,12 +273,14 @@ pub struct Until {
     pub duration: Option<Duration>,
 }
 
-/// Subscribes to `camera` through the daemon's PullPoint source and prints until `shutdown`,
+/// Subscribes to `camera` through the daemon's sources (PullPoint, vendor streams, a DoorBird's
+/// favorites on the listener of `push`, started here) and prints until `shutdown`,
 /// `until.count` triggers or `until.duration`; the source unsubscribes at the end. A camera
 /// that fails before it delivers anything is an error (with a hint); one that fails later is
 /// retried, as the daemon would, and said so on stderr.
 pub async fn live(
     camera: &CameraConfig,
+    push: Option<&crate::config::PushConfig>,
     json: bool,
     until: Until,
     shutdown: CancellationToken,
@@ -290,11 +292,21 @@ pub async fn live(
     let (tx, mut rx) = mpsc::channel(SOURCE_QUEUE);
     let stop = shutdown.child_token();
     let config = Arc::new(camera.clone());
+    let metrics = Metrics::default();
+    // A source the camera calls (a DoorBird) needs the listener; others never register.
+    let push = match push.filter(|_| sources_of(camera.api).contains(&Source::DoorBird)) {
+        Some(cfg) => Some(
+            crate::push::Push::start(cfg, metrics.clone(), stop.clone())
+                .await
+                .with_context(|| format!("camera {id}"))?,
+        ),
+        None => None,
+    };
     let ctx = source::Context {
         config: config.clone(),
         client: client.clone(),
-        metrics: Metrics::default(),
-        push: None,
+        metrics,
+        push,
     };
     let mut api = camera.api;
     let mut presses = presses_source(api);

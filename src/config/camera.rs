@@ -44,10 +44,13 @@ pub(super) fn validate_camera(
         Some(text) => text.parse::<Api>().map_err(|m| ctx.err(k("api"), m))?,
     };
     let channel = match c.channel {
-        Some(_) if api == Api::Onvif => {
+        Some(_) if matches!(api, Api::Onvif | Api::DoorBird) => {
             return Err(ctx.err(
                 k("channel"),
-                "is read only by the dahua and hikvision APIs, and api is \"onvif\"; remove channel or set api",
+                format!(
+                    "is read only by the dahua and hikvision APIs, and api is \"{}\"; remove channel or set api",
+                    api.as_str()
+                ),
             ));
         }
         Some(0) => {

@@ -257,6 +257,10 @@ pub enum Api {
     Dahua,
     /// ONVIF where the device answers it, plus the Hikvision alert stream and call status.
     Hikvision,
+    /// The DoorBird LAN API only (DoorBird has no ONVIF events): an HTTP favorite the device
+    /// calls on the listener of `[push]`, device information and snapshots from `/bha-api/`.
+    /// HTTP Basic, the only scheme the LAN API offers. `auto` never picks it.
+    DoorBird,
 }
 
 impl Api {
@@ -267,6 +271,7 @@ impl Api {
             Api::Onvif => "onvif",
             Api::Dahua => "dahua",
             Api::Hikvision => "hikvision",
+            Api::DoorBird => "doorbird",
         }
     }
 
@@ -309,12 +314,12 @@ impl std::str::FromStr for Api {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Api::Auto, Api::Onvif, Api::Dahua, Api::Hikvision]
+        [Api::Auto, Api::Onvif, Api::Dahua, Api::Hikvision, Api::DoorBird]
             .into_iter()
             .find(|a| a.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "{s:?} is not an API; write \"auto\", \"onvif\", \"dahua\" or \"hikvision\""
+                    "{s:?} is not an API; write \"auto\", \"onvif\", \"dahua\", \"hikvision\" or \"doorbird\""
                 )
             })
     }
@@ -513,6 +518,25 @@ fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
                 "is \"push\", which needs the push listener; add a [push] section with listen \
                  (e.g. \"0.0.0.0:8090\") and advertise_url (e.g. \"http://192.168.1.5:8090\", \
                  an address of this host the camera can reach), or write events = \"auto\"",
+            ));
+        }
+        if cam.api == Api::DoorBird && push.is_none() {
+            return Err(ctx.err(
+                format!("cameras[{i}].api"),
+                "is \"doorbird\": a DoorBird tells of a press only by calling a URL stored on it, \
+                 which needs the push listener; add a [push] section with listen (e.g. \
+                 \"0.0.0.0:8090\") and advertise_url (e.g. \"http://192.168.1.5:8090\", an address \
+                 of this host the DoorBird can reach)",
+            ));
+        }
+        if cam.api == Api::DoorBird && cam.events != Events::Auto {
+            return Err(ctx.err(
+                format!("cameras[{i}].events"),
+                format!(
+                    "is read only for ONVIF events, and a DoorBird has none (api = \"doorbird\"); \
+                     remove events = \"{}\"",
+                    cam.events.as_str()
+                ),
             ));
         }
         if let Some(other) = cameras.iter().position(|c: &CameraConfig| c.id == cam.id) {

@@ -24,6 +24,7 @@
 //! - [`pullpoint`]: ONVIF PullPoint (CreatePullPointSubscription, PullMessages, Renew).
 //! - [`stream`]: the vendor HTTP event streams (Dahua attach, Hikvision alertStream).
 //! - [`callstatus`]: a Hikvision door station's call status, polled.
+//! - [`doorbird`]: the DoorBird favorites the device calls on the push listener.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,6 +43,7 @@ use crate::onvif::Notification;
 use crate::push::Push;
 
 pub mod callstatus;
+pub mod doorbird;
 pub mod pullpoint;
 pub mod stream;
 
@@ -63,6 +65,8 @@ pub enum Source {
     Hikvision,
     /// A Hikvision door station's call status ([`callstatus`]).
     CallStatus,
+    /// The DoorBird favorites the device calls on the push listener ([`doorbird`]).
+    DoorBird,
 }
 
 impl Source {
@@ -73,6 +77,7 @@ impl Source {
             Source::Dahua => stream::DAHUA,
             Source::Hikvision => stream::HIKVISION,
             Source::CallStatus => callstatus::NAME,
+            Source::DoorBird => doorbird::NAME,
         }
     }
 }
@@ -113,6 +118,8 @@ pub fn sources_of(api: Api) -> &'static [Source] {
         Api::Auto | Api::Onvif => &[Source::PullPoint],
         Api::Dahua => &[Source::PullPoint, Source::Dahua],
         Api::Hikvision => &[Source::PullPoint, Source::Hikvision, Source::CallStatus],
+        // No ONVIF: a DoorBird has no ONVIF events.
+        Api::DoorBird => &[Source::DoorBird],
     }
 }
 
@@ -123,6 +130,7 @@ pub fn presses_source(api: Api) -> Source {
         Api::Auto | Api::Onvif => Source::PullPoint,
         Api::Dahua => Source::Dahua,
         Api::Hikvision => Source::Hikvision,
+        Api::DoorBird => Source::DoorBird,
     }
 }
 
@@ -162,6 +170,9 @@ pub fn spawn(
         )),
         Source::CallStatus => tokio::spawn(attach(
             callstatus::CallStatus::new(config, client).run(tx, shutdown),
+        )),
+        Source::DoorBird => tokio::spawn(attach(
+            doorbird::DoorBird::new(ctx.clone()).run(tx, shutdown),
         )),
     }
 }
