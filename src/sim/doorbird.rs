@@ -95,7 +95,7 @@ impl Store {
     }
 
     /// Replaces the entry of the same input and param (or adds one).
-    fn post(&mut self, entry: Value) -> Result<(), &'static str> {
+    pub fn post(&mut self, entry: Value) -> Result<(), &'static str> {
         let (Some(input), Some(param)) = (entry["input"].as_str(), entry["param"].as_str()) else {
             return Err("an entry needs input and param strings");
         };

@@ -501,6 +501,16 @@ impl SimDoorbell {
             .expect("the simulated DoorBird has room for a seeded favorite")
     }
 
+    /// DoorBird: stores a schedule entry as if posted (replacing the one of the same input and
+    /// param).
+    pub fn seed_schedule(&self, entry: serde_json::Value) {
+        self.shared
+            .lock()
+            .doorbird
+            .post(entry)
+            .expect("a seeded schedule entry has input, param and output");
+    }
+
     /// DoorBird: the HTTP favorites stored, `(id, title, value)` in id order.
     pub fn favorites(&self) -> Vec<(u64, String, String)> {
         let inner = self.shared.lock();
