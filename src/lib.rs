@@ -41,7 +41,7 @@
 //! - [`retention`]: which archived files to delete (pure) and the sweep.
 //! - [`rules`]: the ONVIF rule table, with evidence per row.
 //! - [`secret`]: a password that never prints itself.
-//! - [`sim`]: a simulated doorbell (ONVIF, Dahua and Hikvision personalities) for tests and
+//! - [`sim`]: a simulated doorbell (ONVIF, Dahua, Hikvision and DoorBird personalities) for tests and
 //!   `demo`.
 //! - [`snapshot`]: the per-camera snapshot task: triggers, one fetch at a time, bursts.
 //! - [`source`]: event sources; each runs its own session and sends raw notifications to its
