@@ -79,11 +79,27 @@ impl DoorBird {
             let _ = tx.send(down(reason.to_owned())).await;
             return;
         };
-        let from = match crate::push::expected_peer(&config).await {
-            Ok(from) => from,
-            Err(why) => {
-                let _ = tx.send(down(why)).await;
-                return;
+        let mut backoff = Backoff::with_max(config.max_backoff);
+        let mut previous: Option<Failure> = None;
+        let mut reported: Option<bool> = None;
+        // A host name is resolved to the address its calls must come from; DNS may be late.
+        let from = loop {
+            match crate::push::expected_peer(&config).await {
+                Ok(from) => break from,
+                Err(why) => {
+                    if reported.is_none() {
+                        reported = Some(false);
+                        warn!("DoorBird: {why}; trying again");
+                        if tx.send(down(why)).await.is_err() {
+                            return;
+                        }
+                    }
+                    let delay = backoff.failed(Instant::now(), random_jitter());
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = sleep(delay) => {}
+                    }
+                }
             }
         };
         let mut route = push.register(
@@ -106,9 +122,6 @@ impl DoorBird {
             base: super::stream::origin(self.ctx.client.device_url()),
             urls,
         };
-        let mut backoff = Backoff::with_max(config.max_backoff);
-        let mut previous: Option<Failure> = None;
-        let mut reported: Option<bool> = None;
         loop {
             let registered = tokio::select! {
                 () = shutdown.cancelled() => return,
