@@ -88,6 +88,7 @@ mod jpeg;
 mod listener;
 mod media;
 mod messages;
+mod push;
 mod service;
 mod soap;
 mod state;
@@ -118,6 +119,7 @@ pub use self::hikvision::{
 };
 pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
+pub use self::push::{NOTIFY_TIMEOUT, PullPointMode};
 pub use self::vendor::{DahuaModel, HikModel, Identity, MAX_QUEUED_BURSTS, Personality};
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
@@ -231,6 +233,14 @@ pub struct SimStats {
     pub streams_open: u64,
     /// Door-station call-status polls answered.
     pub call_status_polls: u64,
+    /// Push subscriptions (WS-BaseNotification Subscribe) alive when the stats were taken.
+    pub live_push_subscriptions: usize,
+    /// Push subscriptions ever created.
+    pub push_subscriptions_created: u64,
+    /// Notify requests the consumer accepted (2xx).
+    pub notifies_sent: u64,
+    /// Notify requests that failed (no answer, or not 2xx).
+    pub notify_failures: u64,
 }
 
 impl SimStats {
@@ -506,7 +516,47 @@ impl SimDoorbell {
         events::sweep(&mut inner);
         let mut stats = inner.stats.clone();
         stats.live_subscriptions = inner.subscriptions.len();
+        stats.live_push_subscriptions = inner
+            .subscriptions
+            .values()
+            .filter(|s| s.consumer.is_some())
+            .count();
         stats
+    }
+
+    /// The consumer URLs of the live push subscriptions (what the bridge asked to be called
+    /// at), in subscription order.
+    pub fn push_consumers(&self) -> Vec<String> {
+        let mut inner = self.shared.lock();
+        events::sweep(&mut inner);
+        inner
+            .subscriptions
+            .values()
+            .filter_map(|s| s.consumer.clone())
+            .collect()
+    }
+
+    /// Switches what the PullPoint does: working, CreatePullPointSubscription unsupported
+    /// (`ter:ActionNotSupported`), or every PullMessages failing (a Receiver fault). Push
+    /// subscriptions work in every mode.
+    pub fn set_pull_point(&self, mode: PullPointMode) {
+        self.shared.lock().pull_point = mode;
+    }
+
+    /// Resolves `true` as soon as at least `count` push subscriptions have ever been created
+    /// and one is alive, `false` after `timeout`.
+    pub async fn wait_for_push_subscriptions(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.subscribed.notified();
+                let stats = self.stats();
+                if stats.push_subscriptions_created >= count && stats.live_push_subscriptions > 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Resolves `true` as soon as a live subscription exists, `false` after `timeout`.

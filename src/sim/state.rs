@@ -13,6 +13,7 @@ use super::dahua::DahuaQuirks;
 use super::events::Subscription;
 use super::hikvision::{Call, HikQuirks};
 use super::listener::Ports;
+use super::push::PullPointMode;
 use super::vendor::{Burst, MAX_QUEUED_BURSTS};
 use super::{Fault, SimOptions, SimStats};
 
@@ -75,6 +76,8 @@ pub struct Inner {
     pub calls: u64,
     /// Vendor events posted so far (the Hikvision `activePostCount`).
     pub posts: u64,
+    /// What the PullPoint does.
+    pub pull_point: PullPointMode,
 }
 
 impl Shared {
@@ -96,6 +99,7 @@ impl Shared {
             call: Call::default(),
             calls: 0,
             posts: 0,
+            pull_point: PullPointMode::Works,
         };
         let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {
