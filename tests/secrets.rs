@@ -18,7 +18,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use doorbell_bridge::app::{self, Options};
 use doorbell_bridge::onvif::ClientOptions;
-use doorbell_bridge::sim::{SimDoorbell, SimOptions};
+use doorbell_bridge::sim::{PullPointMode, SimDoorbell, SimOptions};
 use support::bridge::{WAIT, tuning};
 use support::broker::{Broker, Options as BrokerOptions, Received, Subscriber};
 use support::logs::Capture;
@@ -66,7 +66,13 @@ fn capture_everything(capture: &Capture) {
     }));
 }
 
-fn config_text(mqtt_port: u16, good: &SimDoorbell, wrong: &SimDoorbell, storage: &Path) -> String {
+fn config_text(
+    mqtt_port: u16,
+    good: &SimDoorbell,
+    wrong: &SimDoorbell,
+    pushing: &SimDoorbell,
+    storage: &Path,
+) -> String {
     format!(
         r#"[mqtt]
 url = "mqtt://127.0.0.1:{mqtt_port}"
@@ -75,6 +81,18 @@ password = "{PLANTED}"
 
 [storage]
 path = {storage:?}
+
+[push]
+listen = "127.0.0.1:0"
+advertise_url = "http://127.0.0.1:0"
+
+[[cameras]]
+id = "side_door"
+url = "{pushing}"
+username = "{CAMERA_USER}"
+password = "{PLANTED}"
+events = "push"
+max_backoff = "2s"
 
 [[cameras]]
 id = "front_door"
@@ -95,6 +113,7 @@ max_backoff = "2s"
 "#,
         good = good.device_url(),
         wrong = wrong.device_url(),
+        pushing = pushing.device_url(),
         storage = storage.display().to_string(),
     )
 }
@@ -161,8 +180,17 @@ async fn the_planted_password_never_leaks() {
     .unwrap_or_else(Broker::start);
     let good = sim(PLANTED).await;
     let wrong = sim("another-password").await;
+    // A camera whose PullPoint is missing: its events come by push, to a route with a token.
+    let pushing = sim(PLANTED).await;
+    pushing.set_pull_point(PullPointMode::Unsupported);
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(broker.port(), &good, &wrong, &dir.path().join("footage"));
+    let text = config_text(
+        broker.port(),
+        &good,
+        &wrong,
+        &pushing,
+        &dir.path().join("footage"),
+    );
     let config_file = dir.path().join("doorbell-bridge.toml");
     std::fs::write(&config_file, &text).unwrap();
     let config = doorbell_bridge::config::load(&config_file).expect("valid config");
@@ -203,6 +231,26 @@ async fn the_planted_password_never_leaks() {
     until(&mut sub, &mut seen, &format!("{base}/snapshot"), None).await;
     // The camera that refuses the password has said so in the log.
     capture.wait_for("camera refuses us").await;
+    // The push camera rings through the listener; its route token is a secret too.
+    until(
+        &mut sub,
+        &mut seen,
+        "doorbell-bridge/side_door/status",
+        Some("online"),
+    )
+    .await;
+    assert!(pushing.wait_for_push_subscriptions(1, WAIT).await);
+    pushing.press();
+    until(&mut sub, &mut seen, "doorbell-bridge/side_door/event", None).await;
+    let tokens: Vec<String> = pushing
+        .push_consumers()
+        .iter()
+        .map(|url| url.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        tokens.iter().all(|t| t.len() >= 32),
+        "route tokens: {tokens:?}"
+    );
 
     // `check`, offline and online (which logs in to both cameras, fetches a snapshot and
     // connects to the broker); at trace level and in JSON too.
@@ -229,6 +277,7 @@ async fn the_planted_password_never_leaks() {
     assert!(running.stopped().await, "shutdown within the deadline");
     good.shutdown().await;
     wrong.shutdown().await;
+    pushing.shutdown().await;
     seen.extend(sub.take_all());
 
     let logs = capture.text();
@@ -247,6 +296,25 @@ async fn the_planted_password_never_leaks() {
     );
     assert!(!logs.contains("PANIC:"), "a panic happened:\n{logs}");
     assert_clean("the log", &logs);
+    // The push route token: never at info level or above, never on MQTT.
+    let info: String = logs
+        .lines()
+        .filter(|l| [" INFO ", " WARN ", " ERROR "].iter().any(|k| l.contains(k)))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(info.contains("side_door"), "the push camera logged nothing at info");
+    for token in &tokens {
+        if let Some(line) = info.lines().find(|l| l.contains(token.as_str())) {
+            panic!("the push route token is in an info-level line: {line}");
+        }
+        for m in &seen {
+            assert!(
+                !m.topic.contains(token.as_str()) && !m.text().contains(token.as_str()),
+                "the push route token is on MQTT ({})",
+                m.topic
+            );
+        }
+    }
 
     assert!(seen.len() >= 5, "too few MQTT messages: {}", seen.len());
     for m in &seen {
