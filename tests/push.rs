@@ -561,3 +561,90 @@ fn events_push_without_the_listener_is_a_config_error_saying_what_to_add() {
     );
     assert!(err.message.contains("advertise_url"), "{}", err.message);
 }
+
+// ---------------------------------------------------------------------------------------------
+// `check`: whether push is used or needed, a test Subscribe, whether the listener answers.
+
+use doorbell_bridge::commands::check::check_all;
+
+fn step<'a>(
+    steps: &'a [doorbell_bridge::commands::check_report::Step],
+    name: &str,
+) -> &'a doorbell_bridge::commands::check_report::Step {
+    steps
+        .iter()
+        .find(|s| s.step == name)
+        .unwrap_or_else(|| panic!("no {name} step in {steps:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_push_is_used_tests_subscribe_and_finds_the_running_listener() {
+    use doorbell_bridge::commands::check_report::Status;
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    sim.set_pull_point(PullPointMode::Unsupported);
+    // A running listener (as the bridge's would be) at the advertised address.
+    let (push, _metrics, _stop) = listener().await;
+    let advertise = format!("http://{}", push.local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let push_section =
+        format!("[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"{advertise}\"\n");
+    let cfg = config_of(&sim, 1, dir.path(), &push_section, "");
+    let report = check_all(&cfg, vec![], Duration::from_secs(5)).await;
+    let cam = &report.cameras[0];
+    let pull = step(&cam.steps, "pullpoint");
+    assert_eq!(pull.status, Status::Warn, "{pull:?}");
+    assert!(
+        pull.hint.as_deref().unwrap().contains("uses ONVIF push"),
+        "{pull:?}"
+    );
+    let sub = step(&cam.steps, "push");
+    assert_eq!(sub.status, Status::Ok, "{sub:?}");
+    assert!(sub.detail.contains("/push/front_door/***"), "{sub:?}");
+    assert_eq!(sim.stats().push_subscriptions_created, 1);
+    assert_eq!(sim.stats().live_push_subscriptions, 0, "unsubscribed");
+    let listener = report.push.as_ref().expect("a push report");
+    let reach = step(&listener.steps, "reachable");
+    assert_eq!(reach.status, Status::Ok, "{reach:?}");
+    assert!(
+        reach.detail.contains("cannot be told from here"),
+        "{reach:?}"
+    );
+    // Without [push], the same camera fails its pullpoint step, saying what to add.
+    let cfg = config_of(&sim, 1, dir.path(), "", "");
+    let report = check_all(&cfg, vec![], Duration::from_secs(5)).await;
+    let pull = step(&report.cameras[0].steps, "pullpoint");
+    assert_eq!(pull.status, Status::Fail);
+    assert!(
+        pull.hint.as_deref().unwrap().contains("add [push]"),
+        "{pull:?}"
+    );
+    assert!(report.push.is_none());
+    assert!(report.cameras[0].steps.iter().all(|s| s.step != "push"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_of_a_stopped_bridge_says_the_listen_port_is_free() {
+    use doorbell_bridge::commands::check_report::Status;
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on the advertised port (a bound and closed one).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let push_section =
+        format!("[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://{closed}\"\n");
+    let cfg = config_of(&sim, 1, dir.path(), &push_section, "");
+    let report = check_all(&cfg, vec![], Duration::from_secs(5)).await;
+    // The PullPoint works: push is not needed.
+    assert_eq!(
+        step(&report.cameras[0].steps, "pullpoint").status,
+        Status::Ok
+    );
+    assert_eq!(step(&report.cameras[0].steps, "push").status, Status::Skip);
+    let listen = step(&report.push.as_ref().unwrap().steps, "listen");
+    assert_eq!(listen.status, Status::Ok, "{listen:?}");
+    assert!(listen.detail.contains("is free"), "{listen:?}");
+    sim.shutdown().await;
+}

@@ -299,10 +299,17 @@ async fn the_planted_password_never_leaks() {
     // The push route token: never at info level or above, never on MQTT.
     let info: String = logs
         .lines()
-        .filter(|l| [" INFO ", " WARN ", " ERROR "].iter().any(|k| l.contains(k)))
+        .filter(|l| {
+            [" INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|k| l.contains(k))
+        })
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(info.contains("side_door"), "the push camera logged nothing at info");
+    assert!(
+        info.contains("side_door"),
+        "the push camera logged nothing at info"
+    );
     for token in &tokens {
         if let Some(line) = info.lines().find(|l| l.contains(token.as_str())) {
             panic!("the push route token is in an info-level line: {line}");
