@@ -31,6 +31,14 @@
 //!   [`MAX_SUBSCRIPTIONS`] at once (`wsnt:SubscribeCreationFailedFault` beyond). PullMessages
 //!   caps Timeout at [`MAX_PULL_TIMEOUT`]; Renew answers the new TerminationTime.
 //! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
+//! - Push (WS-BaseNotification): `wsnt:Subscribe` at `/onvif/event_service` with a
+//!   ConsumerReference `wsa:Address` (http(s), at most 512 bytes) makes a subscription like a
+//!   pull point (same lifetime rules, same limit, same Renew and Unsubscribe); its messages,
+//!   Initialized state first, are POSTed to the consumer as a SOAP 1.2 `wsnt:Notify` by a real
+//!   HTTP client ([`NOTIFY_TIMEOUT`]); a reboot forgets them with the rest.
+//!   [`SimDoorbell::set_pull_point`] makes CreatePullPointSubscription `ter:ActionNotSupported`
+//!   or every PullMessages a Receiver fault ([`PullPointMode`]); [`SimStats`] counts push
+//!   subscriptions and Notify deliveries, [`SimDoorbell::push_consumers`] lists the consumers.
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 //!
