@@ -290,3 +290,361 @@ async fn a_busy_port_is_an_error_naming_the_address() {
     assert!(text.contains(&format!("push.listen {addr}")), "{text}");
     assert!(text.contains("remove [push]"), "{text}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// ONVIF push through the daemon: the simulated doorbell POSTs Notify to the bridge's listener.
+
+use std::path::Path;
+
+use doorbell_bridge::app::{self, Options, Running};
+use doorbell_bridge::config;
+use doorbell_bridge::onvif::ClientOptions;
+use doorbell_bridge::sim::{PullPointMode, SimDoorbell, SimOptions};
+use support::broker::{Broker, Subscriber};
+use support::logs::Capture;
+
+const CAM: &str = "doorbell-bridge/front_door";
+const PUSH: &str = "[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://127.0.0.1:0\"\n";
+
+fn config_of(sim: &SimDoorbell, port: u16, dir: &Path, push: &str, camera: &str) -> config::Config {
+    let text = format!(
+        r#"[mqtt]
+url = "mqtt://127.0.0.1:{port}"
+[storage]
+path = {:?}
+{push}
+[[cameras]]
+id = "front_door"
+url = "{}"
+username = "admin"
+password = "password"
+pull_timeout = "1s"
+max_backoff = "2s"
+{camera}
+[cameras.snapshot]
+enabled = false
+"#,
+        dir.display().to_string(),
+        sim.device_url()
+    );
+    config::from_toml(&text, Path::new("test.toml")).expect("valid config")
+}
+
+fn options() -> Options {
+    Options {
+        shutdown_deadline: Duration::from_secs(8),
+        client: ClientOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            pull_margin: Duration::from_secs(2),
+            ..ClientOptions::default()
+        },
+        mqtt: support::bridge::tuning(),
+    }
+}
+
+/// A simulated doorbell granting `lifetime` subscriptions, a broker, the bridge and a
+/// subscriber on everything.
+struct Rig {
+    sim: SimDoorbell,
+    _broker: Broker,
+    _dir: tempfile::TempDir,
+    mqtt: Subscriber,
+    running: Running,
+    stop: CancellationToken,
+}
+
+impl Rig {
+    async fn start(lifetime: Duration, mode: PullPointMode, push: &str, camera: &str) -> Rig {
+        let broker = Broker::start();
+        let sim = SimDoorbell::start(SimOptions {
+            max_subscription: lifetime,
+            ..SimOptions::default()
+        })
+        .await
+        .unwrap();
+        sim.set_pull_point(mode);
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = config_of(&sim, broker.port(), dir.path(), push, camera);
+        let mqtt = Subscriber::connect(broker.port(), "doorbell-bridge/#").await;
+        let stop = CancellationToken::new();
+        let running = app::start(&cfg, stop.clone(), options())
+            .await
+            .expect("bridge starts");
+        Rig {
+            sim,
+            _broker: broker,
+            _dir: dir,
+            mqtt,
+            running,
+            stop,
+        }
+    }
+
+    /// The next event on the camera's event topic that is `kind` and `active`.
+    async fn event(&mut self, kind: &str, active: bool) -> serde_json::Value {
+        loop {
+            let m = self.mqtt.next_on(&format!("{CAM}/event"), WAIT).await;
+            let v = m.json();
+            if v["kind"] == kind && v["active"] == active {
+                return v;
+            }
+        }
+    }
+
+    async fn online(&mut self) {
+        loop {
+            let m = self.mqtt.next_on(&format!("{CAM}/status"), WAIT).await;
+            if m.text() == "online" {
+                return;
+            }
+        }
+    }
+
+    async fn stop(self) -> SimDoorbell {
+        self.stop.cancel();
+        assert!(self.running.stopped().await, "shutdown missed its deadline");
+        self.sim
+    }
+}
+
+/// Polls `cond` until it holds (a bounded wait on a counter, not a pace).
+async fn eventually(what: &str, cond: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !cond() {
+        assert!(tokio::time::Instant::now() < deadline, "never: {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_push_camera_rings_and_moves_across_several_renewed_terminations() {
+    let mut rig = Rig::start(
+        Duration::from_secs(2),
+        PullPointMode::Unsupported,
+        PUSH,
+        "events = \"push\"",
+    )
+    .await;
+    rig.online().await;
+    assert!(rig.sim.wait_for_push_subscriptions(1, WAIT).await);
+    rig.sim.press();
+    let ring = rig.event("ring", true).await;
+    assert_eq!(ring["trigger"], true);
+    assert_eq!(ring["topic"], "tns1:RuleEngine/MyRuleDetector/Visitor");
+    rig.sim.set_motion(true);
+    rig.event("motion", true).await;
+    rig.sim.set_motion(false);
+    rig.event("motion", false).await;
+    // Three 2-second terminations renewed: the same subscription keeps delivering.
+    let sim = rig.sim.clone();
+    eventually("three renewals", || sim.stats().renewed >= 3).await;
+    rig.sim.press();
+    rig.event("ring", true).await;
+    let stats = rig.sim.stats();
+    assert_eq!(stats.push_subscriptions_created, 1, "{stats:?}");
+    assert_eq!(stats.live_push_subscriptions, 1);
+    assert!(stats.notifies_sent >= 3, "{stats:?}");
+    assert_eq!(stats.notify_failures, 0, "{stats:?}");
+    assert_eq!(
+        stats.action("CreatePullPointSubscription"),
+        0,
+        "events = push never pulls"
+    );
+    let sim = rig.stop().await;
+    // Unsubscribed at shutdown.
+    assert_eq!(sim.stats().live_push_subscriptions, 0);
+    assert_eq!(sim.stats().unsubscribed, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reboot_that_forgets_the_push_subscription_is_noticed_and_the_next_ring_arrives() {
+    // Long terminations: the reboot is noticed by the probe, not by a renewal falling due.
+    let mut rig = Rig::start(
+        Duration::from_secs(600),
+        PullPointMode::Works,
+        PUSH,
+        "events = \"push\"",
+    )
+    .await;
+    rig.online().await;
+    assert!(rig.sim.wait_for_push_subscriptions(1, WAIT).await);
+    let first = rig.sim.push_consumers();
+    rig.sim.reboot();
+    assert_eq!(rig.sim.stats().live_push_subscriptions, 0);
+    assert!(rig.sim.wait_for_push_subscriptions(2, WAIT).await);
+    let second = rig.sim.push_consumers();
+    assert_eq!(second.len(), 1);
+    assert_ne!(first, second, "a new subscription gets a new route");
+    rig.sim.press();
+    rig.event("ring", true).await;
+    // The old route is gone: what is sent there is refused.
+    let old = reqwest::Client::new()
+        .post(&first[0])
+        .body("<x/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 404);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_falls_back_to_push_when_the_pull_point_is_refused() {
+    let mut rig = Rig::start(
+        Duration::from_secs(60),
+        PullPointMode::Unsupported,
+        PUSH,
+        "",
+    )
+    .await;
+    assert!(rig.sim.wait_for_push_subscriptions(1, WAIT).await);
+    rig.online().await;
+    rig.sim.press();
+    rig.event("ring", true).await;
+    let stats = rig.sim.stats();
+    assert!(stats.action("CreatePullPointSubscription") >= 1);
+    assert_eq!(stats.live_subscriptions, stats.live_push_subscriptions);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_falls_back_to_push_when_pulls_keep_failing() {
+    let mut rig = Rig::start(Duration::from_secs(60), PullPointMode::Failing, PUSH, "").await;
+    assert!(rig.sim.wait_for_push_subscriptions(1, WAIT).await);
+    let pulls = rig.sim.stats().action("PullMessages");
+    assert!(
+        pulls >= u64::from(doorbell_bridge::source::pullpoint::PULL_FAILURES_BEFORE_PUSH),
+        "switched after {pulls} failed pulls"
+    );
+    rig.sim.press();
+    rig.event("ring", true).await;
+    // The broken pull point was released when push took over.
+    let stats = rig.sim.stats();
+    assert_eq!(stats.live_subscriptions, 1, "{stats:?}");
+    assert_eq!(stats.live_push_subscriptions, 1, "{stats:?}");
+    rig.stop().await;
+}
+
+// One thread: every task of the bridge logs through this test's subscriber.
+#[tokio::test(flavor = "current_thread")]
+async fn auto_without_push_keeps_pulling_and_says_what_to_add() {
+    let logs = Capture::default();
+    let _guard = tracing::dispatcher::set_default(&logs.dispatch(tracing::Level::INFO));
+    let mut rig = Rig::start(Duration::from_secs(60), PullPointMode::Unsupported, "", "").await;
+    logs.wait_for("needs the push listener: add [push]").await;
+    assert!(rig.running.push.is_none(), "no [push], no listener");
+    // The camera is offline (its PullPoint is what it has); the PullPoint source goes on,
+    // retrying the refused call after the long wait for refusals.
+    loop {
+        let m = rig.mqtt.next_on(&format!("{CAM}/status"), WAIT).await;
+        if m.text() == "offline" {
+            break;
+        }
+    }
+    let stats = rig.sim.stats();
+    assert_eq!(stats.push_subscriptions_created, 0);
+    assert_eq!(stats.action("Subscribe"), 0);
+    assert_eq!(logs.count("needs the push listener"), 1, "said once");
+    rig.stop().await;
+}
+
+#[test]
+fn events_push_without_the_listener_is_a_config_error_saying_what_to_add() {
+    let text = "[[cameras]]\nid = \"door\"\nurl = \"192.168.1.21\"\nevents = \"push\"\n";
+    let err = config::from_toml(text, Path::new("t.toml")).unwrap_err();
+    assert_eq!(err.key, "cameras[0].events");
+    assert!(
+        err.message.contains("add a [push] section"),
+        "{}",
+        err.message
+    );
+    assert!(err.message.contains("advertise_url"), "{}", err.message);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `check`: whether push is used or needed, a test Subscribe, whether the listener answers.
+
+use doorbell_bridge::commands::check::check_all;
+
+fn step<'a>(
+    steps: &'a [doorbell_bridge::commands::check_report::Step],
+    name: &str,
+) -> &'a doorbell_bridge::commands::check_report::Step {
+    steps
+        .iter()
+        .find(|s| s.step == name)
+        .unwrap_or_else(|| panic!("no {name} step in {steps:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_says_push_is_used_tests_subscribe_and_finds_the_running_listener() {
+    use doorbell_bridge::commands::check_report::Status;
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    sim.set_pull_point(PullPointMode::Unsupported);
+    // A running listener (as the bridge's would be) at the advertised address.
+    let (push, _metrics, _stop) = listener().await;
+    let advertise = format!("http://{}", push.local_addr());
+    let dir = tempfile::tempdir().unwrap();
+    let push_section =
+        format!("[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"{advertise}\"\n");
+    let cfg = config_of(&sim, 1, dir.path(), &push_section, "");
+    let report = check_all(&cfg, vec![], Duration::from_secs(5)).await;
+    let cam = &report.cameras[0];
+    let pull = step(&cam.steps, "pullpoint");
+    assert_eq!(pull.status, Status::Warn, "{pull:?}");
+    assert!(
+        pull.hint.as_deref().unwrap().contains("uses ONVIF push"),
+        "{pull:?}"
+    );
+    let sub = step(&cam.steps, "push");
+    assert_eq!(sub.status, Status::Ok, "{sub:?}");
+    assert!(sub.detail.contains("/push/front_door/***"), "{sub:?}");
+    assert_eq!(sim.stats().push_subscriptions_created, 1);
+    assert_eq!(sim.stats().live_push_subscriptions, 0, "unsubscribed");
+    let listener = report.push.as_ref().expect("a push report");
+    let reach = step(&listener.steps, "reachable");
+    assert_eq!(reach.status, Status::Ok, "{reach:?}");
+    assert!(
+        reach.detail.contains("cannot be told from here"),
+        "{reach:?}"
+    );
+    // Without [push], the same camera fails its pullpoint step, saying what to add.
+    let cfg = config_of(&sim, 1, dir.path(), "", "");
+    let report = check_all(&cfg, vec![], Duration::from_secs(5)).await;
+    let pull = step(&report.cameras[0].steps, "pullpoint");
+    assert_eq!(pull.status, Status::Fail);
+    assert!(
+        pull.hint.as_deref().unwrap().contains("add [push]"),
+        "{pull:?}"
+    );
+    assert!(report.push.is_none());
+    assert!(report.cameras[0].steps.iter().all(|s| s.step != "push"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_of_a_stopped_bridge_says_the_listen_port_is_free() {
+    use doorbell_bridge::commands::check_report::Status;
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on the advertised port (a bound and closed one).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let push_section =
+        format!("[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://{closed}\"\n");
+    let cfg = config_of(&sim, 1, dir.path(), &push_section, "");
+    let report = check_all(&cfg, vec![], Duration::from_secs(5)).await;
+    // The PullPoint works: push is not needed.
+    assert_eq!(
+        step(&report.cameras[0].steps, "pullpoint").status,
+        Status::Ok
+    );
+    assert_eq!(step(&report.cameras[0].steps, "push").status, Status::Skip);
+    let listen = step(&report.push.as_ref().unwrap().steps, "listen");
+    assert_eq!(listen.status, Status::Ok, "{listen:?}");
+    assert!(listen.detail.contains("is free"), "{listen:?}");
+    sim.shutdown().await;
+}

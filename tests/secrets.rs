@@ -20,6 +20,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use doorbell_bridge::app::{self, Options};
 use doorbell_bridge::onvif::ClientOptions;
+use doorbell_bridge::sim::PullPointMode;
 use doorbell_bridge::sim::{Personality, SimDoorbell, SimOptions};
 use support::bridge::{WAIT, tuning};
 use support::broker::{Broker, Options as BrokerOptions, Received, Subscriber};
@@ -73,6 +74,7 @@ fn config_text(
     good: &SimDoorbell,
     wrong: &SimDoorbell,
     bird: &SimDoorbell,
+    pushing: &SimDoorbell,
     storage: &Path,
 ) -> String {
     format!(
@@ -87,6 +89,14 @@ advertise_url = "http://127.0.0.1:0"
 
 [storage]
 path = {storage:?}
+
+[[cameras]]
+id = "side_door"
+url = "{pushing}"
+username = "{CAMERA_USER}"
+password = "{PLANTED}"
+events = "push"
+max_backoff = "2s"
 
 [[cameras]]
 id = "front_door"
@@ -116,6 +126,7 @@ max_backoff = "2s"
         good = good.device_url(),
         wrong = wrong.device_url(),
         bird = bird.addr(),
+        pushing = pushing.device_url(),
         storage = storage.display().to_string(),
     )
 }
@@ -191,12 +202,16 @@ async fn the_planted_password_never_leaks() {
     })
     .await
     .expect("simulator starts");
+    // A camera whose PullPoint is missing: its events come by push, to a route with a token.
+    let pushing = sim(PLANTED).await;
+    pushing.set_pull_point(PullPointMode::Unsupported);
     let dir = tempfile::tempdir().unwrap();
     let text = config_text(
         broker.port(),
         &good,
         &wrong,
         &bird,
+        &pushing,
         &dir.path().join("footage"),
     );
     let config_file = dir.path().join("doorbell-bridge.toml");
@@ -239,6 +254,26 @@ async fn the_planted_password_never_leaks() {
     until(&mut sub, &mut seen, &format!("{base}/snapshot"), None).await;
     // The camera that refuses the password has said so in the log.
     capture.wait_for("camera refuses us").await;
+    // The push camera rings through the listener; its route token is a secret too.
+    until(
+        &mut sub,
+        &mut seen,
+        "doorbell-bridge/side_door/status",
+        Some("online"),
+    )
+    .await;
+    assert!(pushing.wait_for_push_subscriptions(1, WAIT).await);
+    pushing.press();
+    until(&mut sub, &mut seen, "doorbell-bridge/side_door/event", None).await;
+    let tokens: Vec<String> = pushing
+        .push_consumers()
+        .iter()
+        .map(|url| url.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        tokens.iter().all(|t| t.len() >= 32),
+        "route tokens: {tokens:?}"
+    );
 
     // The DoorBird registered its favorites (Basic with the password; the route token in the
     // favorite's URL), and a press through them rings, with a snapshot from image.cgi.
@@ -288,6 +323,7 @@ async fn the_planted_password_never_leaks() {
     good.shutdown().await;
     wrong.shutdown().await;
     bird.shutdown().await;
+    pushing.shutdown().await;
     seen.extend(sub.take_all());
 
     let logs = capture.text();
@@ -315,6 +351,32 @@ async fn the_planted_password_never_leaks() {
         assert!(!text.contains(&token), "{what} holds the route token");
     };
     no_token("the log", &logs);
+    // The push route token: never at info level or above, never on MQTT.
+    let info: String = logs
+        .lines()
+        .filter(|l| {
+            [" INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        info.contains("side_door"),
+        "the push camera logged nothing at info"
+    );
+    for token in &tokens {
+        if let Some(line) = info.lines().find(|l| l.contains(token.as_str())) {
+            panic!("the push route token is in an info-level line: {line}");
+        }
+        for m in &seen {
+            assert!(
+                !m.topic.contains(token.as_str()) && !m.text().contains(token.as_str()),
+                "the push route token is on MQTT ({})",
+                m.topic
+            );
+        }
+    }
 
     assert!(seen.len() >= 5, "too few MQTT messages: {}", seen.len());
     for m in &seen {

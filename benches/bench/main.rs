@@ -106,6 +106,10 @@ struct Args {
     /// system temp folder. Snapshots are published after they are archived (fsync'd).
     #[arg(long)]
     archive: Option<PathBuf>,
+    /// How events reach the bridge: `pull` (PullPoint), `push` (ONVIF Notify to the push
+    /// listener) or `both` (each camera count twice, pull then push, in the same run).
+    #[arg(long, default_value = "pull", value_parser = ["pull", "push", "both"])]
+    events: String,
     /// Also write the report to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -236,10 +240,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         offline: duration("offline", &args.offline)?,
         env: args.env.clone(),
         archive: args.archive.clone(),
+        push: false,
+    };
+    let modes: &[bool] = match args.events.as_str() {
+        "push" => &[true],
+        "both" => &[false, true],
+        _ => &[false],
     };
     let size = std::fs::metadata(&plan.bridge)?.len();
     let mut text = format!(
-        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, env {:?}, archive in {}\n\n",
+        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, events {}, env {:?}, archive in {}\n\n",
         jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
         procfs::machine(),
         procfs::mosquitto_version(),
@@ -250,6 +260,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         args.idle,
         args.offline,
         args.pull_timeout,
+        args.events,
         args.env,
         args.archive
             .as_deref()
@@ -263,11 +274,18 @@ fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     let mut outcomes = Vec::new();
     for &n in args.cameras.as_deref().unwrap_or(&CAMERAS) {
-        eprintln!("bench: {n} camera(s)...");
-        let outcome = rt.block_on(scenario::run(&plan, n.max(1)))?;
-        outcomes.push(outcome);
-        // Print as we go: a long run still shows what it has.
-        println!("{}", report::markdown(&outcomes[outcomes.len() - 1..]));
+        for &push in modes {
+            let plan = scenario::Plan {
+                push,
+                ..plan.clone()
+            };
+            let mode = if push { "push" } else { "pull" };
+            eprintln!("bench: {n} camera(s), {mode}...");
+            let outcome = rt.block_on(scenario::run(&plan, n.max(1)))?;
+            outcomes.push(outcome);
+            // Print as we go: a long run still shows what it has.
+            println!("{}", report::markdown(&outcomes[outcomes.len() - 1..]));
+        }
     }
     let table = report::markdown(&outcomes);
     text += &table;

@@ -84,6 +84,8 @@ pub struct Phase {
 pub struct Outcome {
     /// Cameras.
     pub cameras: usize,
+    /// How events reached the bridge: `pull` (PullPoint) or `push` (Notify to the listener).
+    pub events: &'static str,
     /// Bridge start until every camera was `online`.
     pub startup: Option<Duration>,
     /// Bridge CPU time spent starting (until every camera was online).
@@ -138,7 +140,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     let head = |s: &mut String, title: &str| {
         let _ = write!(s, "| {title} |");
         for o in outcomes {
-            let _ = write!(s, " N = {} |", o.cameras);
+            let _ = write!(s, " N = {} {} |", o.cameras, o.events);
         }
         s.push_str("\n|---|");
         for _ in outcomes {
@@ -238,7 +240,11 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     row(&mut s, "bursts", &|o| format!("{:.1}", o.burst.broker_cpu));
     for o in outcomes {
         for (w, n) in &o.warnings {
-            let _ = writeln!(s, "\nN = {}: bridge logged {n}x: {w}", o.cameras);
+            let _ = writeln!(
+                s,
+                "\nN = {} {}: bridge logged {n}x: {w}",
+                o.cameras, o.events
+            );
         }
     }
     s

@@ -309,7 +309,7 @@ pub async fn live(
         push,
     };
     let mut api = camera.api;
-    let mut presses = presses_source(api);
+    let mut presses = source::presses_at_start(api, camera.events);
     let mut tasks: Vec<_> = sources_of(api)
         .iter()
         .map(|s| source::spawn(*s, &ctx, tx.clone(), stop.clone()))
@@ -331,11 +331,12 @@ pub async fn live(
                 None => break,
                 Some(SourceMsg::Up { source, info }) => {
                     printer.set_model(info.model.as_deref());
-                    if source == Source::PullPoint && api == Api::Auto {
+                    presses = source::presses_after_up(presses, source);
+                    if source::is_onvif(source) && api == Api::Auto {
                         let (chosen, why) = Api::Auto.resolve(info.manufacturer.as_deref());
                         eprintln!("events through the {} API ({why})", chosen.as_str());
                         api = chosen;
-                        presses = presses_source(api);
+                        presses = source::presses_after_up(presses_source(api), presses);
                         for s in sources_of(api).iter().filter(|s| **s != Source::PullPoint) {
                             tasks.push(source::spawn(*s, &ctx, tx.clone(), stop.clone()));
                         }

@@ -31,6 +31,14 @@
 //!   [`MAX_SUBSCRIPTIONS`] at once (`wsnt:SubscribeCreationFailedFault` beyond). PullMessages
 //!   caps Timeout at [`MAX_PULL_TIMEOUT`]; Renew answers the new TerminationTime.
 //! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
+//! - Push (WS-BaseNotification): `wsnt:Subscribe` at `/onvif/event_service` with a
+//!   ConsumerReference `wsa:Address` (http(s), at most 512 bytes) makes a subscription like a
+//!   pull point (same lifetime rules, same limit, same Renew and Unsubscribe); its messages,
+//!   Initialized state first, are POSTed to the consumer as a SOAP 1.2 `wsnt:Notify` by a real
+//!   HTTP client ([`NOTIFY_TIMEOUT`]); a reboot forgets them with the rest.
+//!   [`SimDoorbell::set_pull_point`] makes CreatePullPointSubscription `ter:ActionNotSupported`
+//!   or every PullMessages a Receiver fault ([`PullPointMode`]); [`SimStats`] counts push
+//!   subscriptions and Notify deliveries, [`SimDoorbell::push_consumers`] lists the consumers.
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 //!
@@ -103,6 +111,7 @@ mod jpeg;
 mod listener;
 mod media;
 mod messages;
+mod push;
 mod service;
 mod soap;
 mod state;
@@ -133,6 +142,7 @@ pub use self::hikvision::{
 };
 pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
+pub use self::push::{NOTIFY_TIMEOUT, PullPointMode};
 pub use self::vendor::{DahuaModel, HikModel, Identity, MAX_QUEUED_BURSTS, Personality};
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
@@ -250,6 +260,14 @@ pub struct SimStats {
     pub favorite_calls: u64,
     /// DoorBird favorite calls that failed (no answer, or not 2xx).
     pub favorite_call_failures: u64,
+    /// Push subscriptions (WS-BaseNotification Subscribe) alive when the stats were taken.
+    pub live_push_subscriptions: usize,
+    /// Push subscriptions ever created.
+    pub push_subscriptions_created: u64,
+    /// Notify requests the consumer accepted (2xx).
+    pub notifies_sent: u64,
+    /// Notify requests that failed (no answer, or not 2xx).
+    pub notify_failures: u64,
 }
 
 impl SimStats {
@@ -614,7 +632,47 @@ impl SimDoorbell {
         events::sweep(&mut inner);
         let mut stats = inner.stats.clone();
         stats.live_subscriptions = inner.subscriptions.len();
+        stats.live_push_subscriptions = inner
+            .subscriptions
+            .values()
+            .filter(|s| s.consumer.is_some())
+            .count();
         stats
+    }
+
+    /// The consumer URLs of the live push subscriptions (what the bridge asked to be called
+    /// at), in subscription order.
+    pub fn push_consumers(&self) -> Vec<String> {
+        let mut inner = self.shared.lock();
+        events::sweep(&mut inner);
+        inner
+            .subscriptions
+            .values()
+            .filter_map(|s| s.consumer.clone())
+            .collect()
+    }
+
+    /// Switches what the PullPoint does: working, CreatePullPointSubscription unsupported
+    /// (`ter:ActionNotSupported`), or every PullMessages failing (a Receiver fault). Push
+    /// subscriptions work in every mode.
+    pub fn set_pull_point(&self, mode: PullPointMode) {
+        self.shared.lock().pull_point = mode;
+    }
+
+    /// Resolves `true` as soon as at least `count` push subscriptions have ever been created
+    /// and one is alive, `false` after `timeout`.
+    pub async fn wait_for_push_subscriptions(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.subscribed.notified();
+                let stats = self.stats();
+                if stats.push_subscriptions_created >= count && stats.live_push_subscriptions > 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Resolves `true` as soon as a live subscription exists, `false` after `timeout`.

@@ -14,6 +14,7 @@ use super::doorbird::Store;
 use super::events::Subscription;
 use super::hikvision::{Call, HikQuirks};
 use super::listener::Ports;
+use super::push::PullPointMode;
 use super::vendor::{Burst, MAX_QUEUED_BURSTS};
 use super::{Fault, SimOptions, SimStats};
 
@@ -78,6 +79,8 @@ pub struct Inner {
     pub posts: u64,
     /// The DoorBird's favorites and schedule.
     pub doorbird: Store,
+    /// What the PullPoint does.
+    pub pull_point: PullPointMode,
 }
 
 impl Shared {
@@ -100,6 +103,7 @@ impl Shared {
             calls: 0,
             posts: 0,
             doorbird: Store::default(),
+            pull_point: PullPointMode::Works,
         };
         let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {
