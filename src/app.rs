@@ -26,6 +26,7 @@ use crate::health;
 use crate::metrics::Metrics;
 use crate::mqtt::{Bridge, BridgeStatus, CameraMeta, Tuning};
 use crate::onvif::ClientOptions;
+use crate::push::Push;
 use crate::retention::RetentionPolicy;
 use crate::snapshot::{SnapshotTask, TRIGGER_QUEUE, Trigger};
 
@@ -63,6 +64,8 @@ pub struct Running {
     pub metrics: Metrics,
     /// Where the health endpoint listens, if configured.
     pub http: Option<SocketAddr>,
+    /// The push listener, if configured.
+    pub push: Option<Push>,
     tracker: TaskTracker,
     mqtt_token: CancellationToken,
     deadline: Duration,
@@ -99,12 +102,28 @@ pub async fn start(
     );
     let sweep = Arc::new(Notify::new());
     tracker.spawn(sweeper(archive.clone(), sweep.clone(), shutdown.clone()));
+    let push = match &config.push {
+        None => None,
+        Some(p) => {
+            let push = Push::start(p, metrics.clone(), shutdown.clone()).await?;
+            info!(
+                "push listener on {} (cameras are told to call {})",
+                push.local_addr(),
+                p.advertise_url
+            );
+            Some(push)
+        }
+    };
     let mut routes: HashMap<CameraId, mpsc::Sender<Trigger>> = HashMap::new();
     let mut http = HttpClients::default();
     for cam in &config.cameras {
         let cfg = Arc::new(cam.clone());
         if cfg.tls_insecure {
             warn!(camera = %cfg.id, "tls_insecure is on: this camera's HTTPS certificate is not verified");
+        }
+        if cfg.api == crate::config::Api::DoorBird && cfg.url.scheme() == "http" {
+            // The LAN API offers HTTP Basic only (docs/security.md).
+            warn!(camera = %cfg.id, "a DoorBird answers HTTP Basic only: over http:// its API-Operator password crosses the LAN readable; use https:// (with tls_insecure for its self-signed certificate) where the device offers it");
         }
         let client = http.client_for(&cfg, options.client.clone())?;
         let span = info_span!("camera", id = %cfg.id);
@@ -134,7 +153,8 @@ pub async fn start(
             snapshots,
             metrics.clone(),
             shutdown.child_token(),
-        );
+        )
+        .with_push(push.clone());
         tracker.spawn(sup.run().instrument(span));
     }
     // The cameras hold the only senders now: the publisher ends after the last one's offline.
@@ -159,6 +179,7 @@ pub async fn start(
         mqtt: status,
         metrics,
         http,
+        push,
         tracker,
         mqtt_token,
         deadline: options.shutdown_deadline,

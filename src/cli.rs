@@ -45,6 +45,10 @@ pub enum DemoApi {
     Dahua,
     /// A Hikvision DS-KV6113 door station: the press on call status and the alert stream.
     Hikvision,
+    /// A DoorBird D2101V: no ONVIF; the press is a call of the favorite the bridge registers on
+    /// its push listener.
+    #[value(name = "doorbird")]
+    DoorBird,
 }
 
 /// The subcommands.

@@ -6,9 +6,7 @@
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Router;
@@ -16,14 +14,11 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::serve::Listener;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio::time::Sleep;
+use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::event::CameraId;
+use crate::listen::Bounded;
 use crate::metrics::{Metrics, family};
 use crate::mqtt::BridgeStatus;
 
@@ -141,10 +136,12 @@ pub async fn serve(
         )
     })?;
     let local = listener.local_addr()?;
-    let listener = Bounded {
-        inner: listener,
-        permits: Arc::new(Semaphore::new(MAX_CONNECTIONS)),
-    };
+    let listener = Bounded::new(
+        listener,
+        MAX_CONNECTIONS,
+        CONNECTION_LIFETIME,
+        "health endpoint",
+    );
     let app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
@@ -165,125 +162,3 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// Longest life of one connection: a client that sends its request a byte at a time (or never)
 /// is cut off, so a few slow clients cannot hold every connection.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
-
-/// The health listener: at most [`MAX_CONNECTIONS`] open connections, each closed after
-/// [`CONNECTION_LIFETIME`]. axum's `serve` sets no header timeout and no connection limit of its
-/// own, and this endpoint may listen beyond loopback.
-struct Bounded {
-    inner: TcpListener,
-    permits: Arc<Semaphore>,
-}
-
-impl Listener for Bounded {
-    type Io = Limited<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Limited<TcpStream>, SocketAddr) {
-        loop {
-            let Ok(permit) = self.permits.clone().acquire_owned().await else {
-                // The semaphore is never closed; stay in the loop rather than panic.
-                continue;
-            };
-            match self.inner.accept().await {
-                Ok((stream, addr)) => {
-                    return (Limited::new(stream, permit, CONNECTION_LIFETIME), addr);
-                }
-                Err(e) => {
-                    tracing::debug!("health endpoint: accept failed: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        }
-    }
-
-    fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.inner.local_addr()
-    }
-}
-
-/// One connection with its permit and its deadline; past the deadline every read and write
-/// fails, so hyper drops it.
-struct Limited<S> {
-    stream: S,
-    deadline: Pin<Box<Sleep>>,
-    _permit: OwnedSemaphorePermit,
-}
-
-impl<S> Limited<S> {
-    fn new(stream: S, permit: OwnedSemaphorePermit, lifetime: Duration) -> Self {
-        Limited {
-            stream,
-            deadline: Box::pin(tokio::time::sleep(lifetime)),
-            _permit: permit,
-        }
-    }
-
-    fn expired(&mut self, cx: &mut Context<'_>) -> Option<std::io::Error> {
-        self.deadline.as_mut().poll(cx).is_ready().then(|| {
-            std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                "health endpoint: connection lifetime over",
-            )
-        })
-    }
-}
-
-impl<S: AsyncRead + Unpin> AsyncRead for Limited<S> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        if let Some(e) = self.expired(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut self.stream).poll_read(cx, buf)
-    }
-}
-
-impl<S: AsyncWrite + Unpin> AsyncWrite for Limited<S> {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<std::io::Result<usize>> {
-        if let Some(e) = self.expired(cx) {
-            return Poll::Ready(Err(e));
-        }
-        Pin::new(&mut self.stream).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.stream).poll_shutdown(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-    use super::*;
-
-    #[tokio::test]
-    async fn connections_end_after_their_lifetime_and_free_their_permit() {
-        let permits = Arc::new(Semaphore::new(1));
-        let (client, server) = tokio::io::duplex(64);
-        let permit = permits.clone().try_acquire_owned().unwrap();
-        let mut io = Limited::new(server, permit, Duration::from_millis(200));
-        assert_eq!(permits.available_permits(), 0);
-        let mut client = client;
-        client.write_all(b"GET").await.unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(io.read(&mut buf).await.unwrap(), 3);
-        // A client that sends nothing more is cut off once the lifetime is over.
-        let err = io.read(&mut buf).await.unwrap_err();
-        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
-        assert!(io.write_all(b"x").await.is_err());
-        drop(io);
-        assert_eq!(permits.available_permits(), 1);
-    }
-}

@@ -24,20 +24,24 @@
 //! - [`cli`]: the command-line definitions; [`commands`]: the subcommands.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
+//! - [`doorbird`]: the DoorBird LAN API: device information, favorites, schedule, code table.
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
 //! - [`health`]: the health and metrics HTTP server (only when `[http]` is configured).
 //! - [`hikvision`]: the Hikvision alert stream and door-station call status, event table.
 //! - [`limits`]: the limits the config and the MQTT side share, and the topic-validity rule.
+//! - [`listen`]: bounded TCP listening (connection count, lifetime) for our HTTP servers.
 //! - [`logging`]: tracing setup.
 //! - [`metrics`]: counters for `/metrics` and `check`.
 //! - [`mqtt`]: the bridge to MQTT and Home Assistant discovery (topic contract in `docs/mqtt.md`).
 //! - [`normalise`]: notifications -> events (Initialized vs Changed, pulses, holds, auto-clear).
 //! - [`onvif`]: our SOAP client (WS-Security, Digest, PullPoint), notification parsing,
 //!   WS-Discovery.
+//! - [`push`]: the push listener (only when `[push]` is configured): one unguessable route
+//!   per registration, for cameras that call a URL (ONVIF Notify, DoorBird).
 //! - [`retention`]: which archived files to delete (pure) and the sweep.
 //! - [`rules`]: the ONVIF rule table, with evidence per row.
 //! - [`secret`]: a password that never prints itself.
-//! - [`sim`]: a simulated doorbell (ONVIF, Dahua and Hikvision personalities) for tests and
+//! - [`sim`]: a simulated doorbell (ONVIF, Dahua, Hikvision and DoorBird personalities) for tests and
 //!   `demo`.
 //! - [`snapshot`]: the per-camera snapshot task: triggers, one fetch at a time, bursts.
 //! - [`source`]: event sources; each runs its own session and sends raw notifications to its
@@ -56,15 +60,18 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dahua;
+pub mod doorbird;
 pub mod event;
 pub mod health;
 pub mod hikvision;
 pub mod limits;
+pub mod listen;
 pub mod logging;
 pub mod metrics;
 pub mod mqtt;
 pub mod normalise;
 pub mod onvif;
+pub mod push;
 pub mod retention;
 pub mod rules;
 pub mod secret;

@@ -19,6 +19,7 @@ struct Counters {
     renewals: BTreeMap<CameraId, u64>,
     drift_ms: BTreeMap<CameraId, i64>,
     up: BTreeMap<CameraId, bool>,
+    push: BTreeMap<&'static str, u64>,
 }
 
 /// Shared counters.
@@ -69,6 +70,16 @@ impl Metrics {
         self.with(|c| {
             c.up.insert(camera.clone(), up);
         });
+    }
+
+    /// Counts a request to the push listener by its result (`accepted` or a refusal).
+    pub fn push_request(&self, result: &'static str) {
+        self.with(|c| *c.push.entry(result).or_default() += 1);
+    }
+
+    /// Requests to the push listener with this result so far.
+    pub fn push_requests(&self, result: &str) -> u64 {
+        self.with(|c| c.push.get(result).copied().unwrap_or(0))
     }
 
     /// Cameras that are not up (never connected, or offline now), in id order.
@@ -124,6 +135,20 @@ impl Metrics {
                 "PullPoint subscriptions renewed.",
                 &c.renewals,
             );
+            if !c.push.is_empty() {
+                family(
+                    out,
+                    "doorbell_bridge_push_requests_total",
+                    "counter",
+                    "Requests to the push listener by result.",
+                );
+                for (result, n) in &c.push {
+                    let _ = writeln!(
+                        out,
+                        "doorbell_bridge_push_requests_total{{result=\"{result}\"}} {n}"
+                    );
+                }
+            }
             family(
                 out,
                 "doorbell_bridge_camera_clock_offset_seconds",

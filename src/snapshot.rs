@@ -78,8 +78,12 @@ pub fn host_allowed(uri: &Url, camera: &Url, allowed: &[String]) -> bool {
 /// Finds a camera's snapshot URI: Media2 first, else Media; the configured profile or the
 /// highest resolution; only the camera's own host or an allowed one. A camera with
 /// `api = "dahua"` or `"hikvision"` whose ONVIF gives none falls back to the vendor's own
-/// snapshot path on its host ([`vendor_snapshot`]).
+/// snapshot path on its host ([`vendor_snapshot`]); a DoorBird (no ONVIF) always uses it.
 pub async fn lookup(client: &Client, camera: &CameraConfig) -> Result<Url, Error> {
+    if camera.api == crate::config::Api::DoorBird {
+        // No ONVIF to ask: the LAN API's image.cgi.
+        return vendor_snapshot(client.device_url(), camera).ok_or(Error::NoMedia);
+    }
     match onvif_lookup(client, camera).await {
         Ok(u) => Ok(u),
         Err(e) => vendor_snapshot(client.device_url(), camera).ok_or(e),
@@ -87,13 +91,14 @@ pub async fn lookup(client: &Client, camera: &CameraConfig) -> Result<Url, Error
 }
 
 /// The vendor snapshot URL of a camera whose `api` names a vendor: Dahua
-/// `/cgi-bin/snapshot.cgi?channel=N`, Hikvision `/ISAPI/Streaming/channels/N01/picture`, on the
-/// camera's own scheme, host and port.
+/// `/cgi-bin/snapshot.cgi?channel=N`, Hikvision `/ISAPI/Streaming/channels/N01/picture`,
+/// DoorBird `/bha-api/image.cgi`, on the camera's own scheme, host and port.
 pub fn vendor_snapshot(device_url: &Url, camera: &CameraConfig) -> Option<Url> {
     let channel = camera.channel.unwrap_or(1);
     let path = match camera.api {
         crate::config::Api::Dahua => crate::dahua::snapshot_path(channel),
         crate::config::Api::Hikvision => crate::hikvision::snapshot_path(channel),
+        crate::config::Api::DoorBird => crate::doorbird::IMAGE_PATH.to_owned(),
         crate::config::Api::Auto | crate::config::Api::Onvif => return None,
     };
     crate::source::stream::origin(device_url).join(&path).ok()

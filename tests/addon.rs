@@ -73,6 +73,9 @@ fn config_yaml_passes_the_supervisor_checks() {
         "the app config folder must be mapped"
     );
     assert_eq!(c["options"]["log_level"], "info");
+    // The push listener's port is declared but off (null) until the user sets a host port.
+    assert_eq!(c["ports"], json!({"8090/tcp": null}));
+    assert!(c["ports_description"]["8090/tcp"].is_string());
 }
 
 /// The YAML block between the example-options markers of DOCS.md.

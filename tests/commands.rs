@@ -485,3 +485,62 @@ async fn discover_finds_the_sim_and_prints_a_usable_snippet() {
     assert_eq!(cfg.cameras[0].url, sim.device_url());
     sim.shutdown().await;
 }
+
+/// `check` on a DoorBird (no ONVIF): the LAN API's device information, the bridge's
+/// favorites for the camera, which inputs the schedule links to them, and an image.cgi
+/// snapshot; the ONVIF steps are not run.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_on_a_doorbird_reads_its_favorites_and_schedule() {
+    use doorbell_bridge::sim::Personality;
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions {
+        personality: Personality::DoorBird,
+        onvif: false,
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let bell = sim.seed_favorite(
+        "doorbell-bridge front_door (doorbell)",
+        "http://192.0.2.5:8090/push/front_door/x?event=doorbell",
+    );
+    sim.seed_favorite(
+        "doorbell-bridge front_door (motion)",
+        "http://192.0.2.5:8090/push/front_door/x?event=motion",
+    );
+    sim.seed_schedule(serde_json::json!({"input": "doorbell", "param": "1",
+        "output": [{"event": "http", "param": bell.to_string(), "enabled": "1"}]}));
+    let cfg = write_config(&format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://127.0.0.1:8090\"\n{}api = \"doorbird\"\n",
+        broker.port(),
+        camera_toml(&format!("http://{}", sim.addr()), "password")
+    ));
+    let out = bridge(&cfg.path, &["check", "--json"]).await;
+    let (stdout, stderr) = text(&out);
+    let v: serde_json::Value = serde_json::from_str(&stdout).expect("check --json is JSON");
+    let cam = &v["cameras"][0];
+    assert_eq!(step(cam, "api")["status"], "ok", "{cam}\n{stderr}");
+    let device = step(cam, "device");
+    assert_eq!(device["status"], "ok", "{cam}");
+    assert!(
+        device["detail"].as_str().unwrap().contains("D2101V"),
+        "{device}"
+    );
+    assert_eq!(step(cam, "favorites")["status"], "ok", "{cam}");
+    let schedule = step(cam, "schedule");
+    assert_eq!(schedule["status"], "warn", "{cam}");
+    assert!(
+        schedule["detail"].as_str().unwrap().contains("motion"),
+        "{schedule}"
+    );
+    assert_eq!(step(cam, "snapshot")["status"], "ok", "{cam}");
+    assert!(
+        cam["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["step"] != "pullpoint"),
+        "no ONVIF steps on a DoorBird: {cam}"
+    );
+    sim.shutdown().await;
+}

@@ -6,7 +6,9 @@
 //! a buffer, every MQTT message on `#` is collected, and panics are recorded. A ring, a
 //! snapshot, a snapshot command and a shutdown later, none of them may hold the password, its
 //! base64 form or the base64 of `user:password` (HTTP Basic). Neither may the output of the
-//! `check` command. The one test in this binary owns the global subscriber and panic hook.
+//! `check` command. A third camera is a DoorBird (HTTP Basic with the planted password, its
+//! favorites holding the push listener's route token): neither the password nor the token may
+//! appear either. The one test in this binary owns the global subscriber and panic hook.
 
 mod support;
 
@@ -18,7 +20,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use doorbell_bridge::app::{self, Options};
 use doorbell_bridge::onvif::ClientOptions;
-use doorbell_bridge::sim::{SimDoorbell, SimOptions};
+use doorbell_bridge::sim::PullPointMode;
+use doorbell_bridge::sim::{Personality, SimDoorbell, SimOptions};
 use support::bridge::{WAIT, tuning};
 use support::broker::{Broker, Options as BrokerOptions, Received, Subscriber};
 use support::logs::Capture;
@@ -66,15 +69,34 @@ fn capture_everything(capture: &Capture) {
     }));
 }
 
-fn config_text(mqtt_port: u16, good: &SimDoorbell, wrong: &SimDoorbell, storage: &Path) -> String {
+fn config_text(
+    mqtt_port: u16,
+    good: &SimDoorbell,
+    wrong: &SimDoorbell,
+    bird: &SimDoorbell,
+    pushing: &SimDoorbell,
+    storage: &Path,
+) -> String {
     format!(
         r#"[mqtt]
 url = "mqtt://127.0.0.1:{mqtt_port}"
 username = "{MQTT_USER}"
 password = "{PLANTED}"
 
+[push]
+listen = "127.0.0.1:0"
+advertise_url = "http://127.0.0.1:0"
+
 [storage]
 path = {storage:?}
+
+[[cameras]]
+id = "side_door"
+url = "{pushing}"
+username = "{CAMERA_USER}"
+password = "{PLANTED}"
+events = "push"
+max_backoff = "2s"
 
 [[cameras]]
 id = "front_door"
@@ -92,9 +114,19 @@ password = "{PLANTED}"
 tls_insecure = true
 pull_timeout = "1s"
 max_backoff = "2s"
+
+[[cameras]]
+id = "bird"
+url = "http://{bird}"
+api = "doorbird"
+username = "{CAMERA_USER}"
+password = "{PLANTED}"
+max_backoff = "2s"
 "#,
         good = good.device_url(),
         wrong = wrong.device_url(),
+        bird = bird.addr(),
+        pushing = pushing.device_url(),
         storage = storage.display().to_string(),
     )
 }
@@ -161,8 +193,27 @@ async fn the_planted_password_never_leaks() {
     .unwrap_or_else(Broker::start);
     let good = sim(PLANTED).await;
     let wrong = sim("another-password").await;
+    let bird = SimDoorbell::start(SimOptions {
+        username: CAMERA_USER.into(),
+        password: PLANTED.into(),
+        personality: Personality::DoorBird,
+        onvif: false,
+        ..SimOptions::default()
+    })
+    .await
+    .expect("simulator starts");
+    // A camera whose PullPoint is missing: its events come by push, to a route with a token.
+    let pushing = sim(PLANTED).await;
+    pushing.set_pull_point(PullPointMode::Unsupported);
     let dir = tempfile::tempdir().unwrap();
-    let text = config_text(broker.port(), &good, &wrong, &dir.path().join("footage"));
+    let text = config_text(
+        broker.port(),
+        &good,
+        &wrong,
+        &bird,
+        &pushing,
+        &dir.path().join("footage"),
+    );
     let config_file = dir.path().join("doorbell-bridge.toml");
     std::fs::write(&config_file, &text).unwrap();
     let config = doorbell_bridge::config::load(&config_file).expect("valid config");
@@ -203,6 +254,48 @@ async fn the_planted_password_never_leaks() {
     until(&mut sub, &mut seen, &format!("{base}/snapshot"), None).await;
     // The camera that refuses the password has said so in the log.
     capture.wait_for("camera refuses us").await;
+    // The push camera rings through the listener; its route token is a secret too.
+    until(
+        &mut sub,
+        &mut seen,
+        "doorbell-bridge/side_door/status",
+        Some("online"),
+    )
+    .await;
+    assert!(pushing.wait_for_push_subscriptions(1, WAIT).await);
+    pushing.press();
+    until(&mut sub, &mut seen, "doorbell-bridge/side_door/event", None).await;
+    let tokens: Vec<String> = pushing
+        .push_consumers()
+        .iter()
+        .map(|url| url.rsplit('/').next().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        tokens.iter().all(|t| t.len() >= 32),
+        "route tokens: {tokens:?}"
+    );
+
+    // The DoorBird registered its favorites (Basic with the password; the route token in the
+    // favorite's URL), and a press through them rings, with a snapshot from image.cgi.
+    until(
+        &mut sub,
+        &mut seen,
+        "doorbell-bridge/bird/status",
+        Some("online"),
+    )
+    .await;
+    let token = bird
+        .favorites()
+        .iter()
+        .find_map(|(_, _, value)| {
+            let path = value.split('?').next()?;
+            path.rsplit_once("/push/bird/").map(|(_, t)| t.to_owned())
+        })
+        .expect("the DoorBird holds the bridge's favorite");
+    assert!(token.len() >= 16, "a route token: {token}");
+    bird.press();
+    until(&mut sub, &mut seen, "doorbell-bridge/bird/event", None).await;
+    until(&mut sub, &mut seen, "doorbell-bridge/bird/snapshot", None).await;
 
     // `check`, offline and online (which logs in to both cameras, fetches a snapshot and
     // connects to the broker); at trace level and in JSON too.
@@ -229,6 +322,8 @@ async fn the_planted_password_never_leaks() {
     assert!(running.stopped().await, "shutdown within the deadline");
     good.shutdown().await;
     wrong.shutdown().await;
+    bird.shutdown().await;
+    pushing.shutdown().await;
     seen.extend(sub.take_all());
 
     let logs = capture.text();
@@ -247,16 +342,53 @@ async fn the_planted_password_never_leaks() {
     );
     assert!(!logs.contains("PANIC:"), "a panic happened:\n{logs}");
     assert_clean("the log", &logs);
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("WARN") && l.contains("bird") && l.contains("HTTP Basic")),
+        "the DoorBird's Basic over http:// is not warned about at start"
+    );
+    let no_token = |what: &str, text: &str| {
+        assert!(!text.contains(&token), "{what} holds the route token");
+    };
+    no_token("the log", &logs);
+    // The push route token: never at info level or above, never on MQTT.
+    let info: String = logs
+        .lines()
+        .filter(|l| {
+            [" INFO ", " WARN ", " ERROR "]
+                .iter()
+                .any(|k| l.contains(k))
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(
+        info.contains("side_door"),
+        "the push camera logged nothing at info"
+    );
+    for token in &tokens {
+        if let Some(line) = info.lines().find(|l| l.contains(token.as_str())) {
+            panic!("the push route token is in an info-level line: {line}");
+        }
+        for m in &seen {
+            assert!(
+                !m.topic.contains(token.as_str()) && !m.text().contains(token.as_str()),
+                "the push route token is on MQTT ({})",
+                m.topic
+            );
+        }
+    }
 
     assert!(seen.len() >= 5, "too few MQTT messages: {}", seen.len());
     for m in &seen {
         assert_clean(&format!("MQTT topic {}", m.topic), &m.topic);
         assert_clean(&format!("MQTT message on {}", m.topic), &m.text());
+        no_token(&format!("MQTT message on {}", m.topic), &m.text());
     }
 
     for (args, output) in &outputs {
         assert!(!output.is_empty(), "`{args}` printed nothing");
         assert_clean(&format!("`{args}`"), output);
+        no_token(&format!("`{args}`"), output);
     }
     let broken = text.replace("pull_timeout = \"1s\"", "pull_timeout = \"soon\"");
     std::fs::write(&config_file, broken).unwrap();

@@ -272,3 +272,38 @@ fn a_press_without_the_window_would_ring_more_than_once() {
     let out = outcome(case, usize::MAX);
     assert_eq!(out.derived.iter().filter(|(_, d)| is_ring(d)).count(), 2);
 }
+
+/// A DoorBird calls its favorite once per press: each call outside the ring window rings,
+/// a repeated call inside it is the same press; motion calls never ring.
+#[test]
+fn doorbird_calls_ring_once_per_window_and_motion_never_rings() {
+    let ring = doorbell_bridge::doorbird::to_notification("event=doorbell").unwrap();
+    let motion = doorbell_bridge::doorbird::to_notification("event=motion").unwrap();
+    let t0 = Instant::now();
+    assert_eq!(normalised_rings(&[ring.clone(), ring.clone()], t0), 1);
+    assert_eq!(normalised_rings(std::slice::from_ref(&motion), t0), 0);
+    let cfg = doorbell_bridge::config::from_toml(
+        "[[cameras]]\nid = \"cam\"\nurl = \"192.0.2.1\"\n",
+        Path::new("test.toml"),
+    )
+    .unwrap();
+    let mut normaliser = Normaliser::new(&cfg.cameras[0]);
+    let now = jiff::Timestamp::now();
+    let events = normaliser.handle(&motion, now, t0);
+    assert_eq!(events.len(), 1);
+    assert!(events[0].kind == Kind::Motion && events[0].active && events[0].trigger);
+    assert!(
+        normaliser.next_deadline().is_some(),
+        "motion is a pulse cleared by its hold"
+    );
+    let mut rings_at = |at: Instant| {
+        normaliser
+            .handle(&ring, now, at)
+            .iter()
+            .filter(|e| e.kind == Kind::Ring && e.trigger)
+            .count()
+    };
+    assert_eq!(rings_at(t0), 1);
+    assert_eq!(rings_at(t0 + RING_WINDOW / 2), 0);
+    assert_eq!(rings_at(t0 + RING_WINDOW * 2), 1);
+}

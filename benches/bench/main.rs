@@ -116,6 +116,10 @@ struct Args {
     /// system temp folder. Snapshots are published after they are archived (fsync'd).
     #[arg(long)]
     archive: Option<PathBuf>,
+    /// How events reach the bridge: `pull` (PullPoint), `push` (ONVIF Notify to the push
+    /// listener) or `both` (each camera count twice, pull then push, in the same run).
+    #[arg(long, default_value = "pull", value_parser = ["pull", "push", "both"])]
+    events: String,
     /// Also write the report to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
@@ -234,7 +238,7 @@ fn run_soak(args: Args) -> anyhow::Result<bool> {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
-    let mut plan = scenario::Plan {
+    let plan = scenario::Plan {
         api: scenario::Api::Onvif,
         bridge: match &args.bridge {
             Some(path) => path.clone(),
@@ -247,10 +251,16 @@ fn run(args: Args) -> anyhow::Result<()> {
         offline: duration("offline", &args.offline)?,
         env: args.env.clone(),
         archive: args.archive.clone(),
+        push: false,
+    };
+    let modes: &[bool] = match args.events.as_str() {
+        "push" => &[true],
+        "both" => &[false, true],
+        _ => &[false],
     };
     let size = std::fs::metadata(&plan.bridge)?.len();
     let mut text = format!(
-        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, env {:?}, archive in {}\n\n",
+        "date: {}\nmachine: {}\nbroker: {}\nbridge: {} ({:.1} MiB)\nsettings: presses {}, bursts {}, idle {}, offline {}, pull_timeout {}, events {}, env {:?}, archive in {}\n\n",
         jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
         procfs::machine(),
         procfs::mosquitto_version(),
@@ -261,6 +271,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         args.idle,
         args.offline,
         args.pull_timeout,
+        args.events,
         args.env,
         args.archive
             .as_deref()
@@ -274,9 +285,22 @@ fn run(args: Args) -> anyhow::Result<()> {
         .build()?;
     let mut outcomes = Vec::new();
     for &n in args.cameras.as_deref().unwrap_or(&CAMERAS) {
-        for &api in &args.api {
-            eprintln!("bench: {n} {} camera(s)...", api.name());
-            plan.api = api;
+        for (&api, &push) in args
+            .api
+            .iter()
+            .flat_map(|api| modes.iter().map(move |push| (api, push)))
+        {
+            // Push is ONVIF's: a vendor doorbell's press is on its own stream.
+            if push && api != scenario::Api::Onvif {
+                continue;
+            }
+            let plan = scenario::Plan {
+                api,
+                push,
+                ..plan.clone()
+            };
+            let mode = if push { "push" } else { "pull" };
+            eprintln!("bench: {n} {} camera(s), {mode}...", api.name());
             let outcome = rt.block_on(scenario::run(&plan, n.max(1)))?;
             outcomes.push(outcome);
             // Print as we go: a long run still shows what it has.

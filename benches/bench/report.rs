@@ -86,6 +86,8 @@ pub struct Outcome {
     pub cameras: usize,
     /// Which doorbells they were (`onvif`, `dahua`, `hikvision`).
     pub api: &'static str,
+    /// How events reached the bridge: `pull` (PullPoint) or `push` (Notify to the listener).
+    pub events: &'static str,
     /// Bridge start until every camera was `online`.
     pub startup: Option<Duration>,
     /// Bridge CPU time spent starting (until every camera was online).
@@ -126,6 +128,16 @@ pub struct Outcome {
     pub warnings: Vec<(String, usize)>,
 }
 
+impl Outcome {
+    /// The run's name in the tables: the doorbells, and `push` when events were pushed.
+    pub fn label(&self) -> String {
+        match self.events {
+            "pull" | "" => self.api.to_owned(),
+            events => format!("{} {events}", self.api),
+        }
+    }
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1}", kib as f64 / 1024.0)
 }
@@ -140,7 +152,7 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     let head = |s: &mut String, title: &str| {
         let _ = write!(s, "| {title} |");
         for o in outcomes {
-            let _ = write!(s, " N = {} {} |", o.cameras, o.api);
+            let _ = write!(s, " N = {} {} |", o.cameras, o.label());
         }
         s.push_str("\n|---|");
         for _ in outcomes {
@@ -240,7 +252,12 @@ pub fn markdown(outcomes: &[Outcome]) -> String {
     row(&mut s, "bursts", &|o| format!("{:.1}", o.burst.broker_cpu));
     for o in outcomes {
         for (w, n) in &o.warnings {
-            let _ = writeln!(s, "\nN = {} {}: bridge logged {n}x: {w}", o.cameras, o.api);
+            let _ = writeln!(
+                s,
+                "\nN = {} {}: bridge logged {n}x: {w}",
+                o.cameras,
+                o.label()
+            );
         }
     }
     s

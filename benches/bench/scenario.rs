@@ -105,6 +105,8 @@ pub struct Plan {
     pub env: Vec<(String, String)>,
     /// Parent of the snapshot archive (a temporary folder when `None`).
     pub archive: Option<PathBuf>,
+    /// ONVIF push instead of the PullPoint: `[push]` on 127.0.0.1 and `events = "push"`.
+    pub push: bool,
 }
 
 /// CPU readings of the bridge, the bench and Mosquitto at one moment.
@@ -152,7 +154,7 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
     let arrivals = watch::start(broker.port(), BASE).await?;
     let dir = tempfile::tempdir()?;
     let archive = tempfile::tempdir_in(plan.archive.as_deref().unwrap_or(dir.path()))?;
-    let config = write_config(
+    let mut config = write_config(
         dir.path(),
         archive.path(),
         broker.port(),
@@ -160,6 +162,9 @@ pub async fn run(plan: &Plan, cameras: usize) -> anyhow::Result<Outcome> {
         &plan.pull_timeout,
         plan.api.name(),
     )?;
+    if plan.push {
+        config = with_push(&config)?;
+    }
     let log = dir.path().join("bridge.log");
     let started = Instant::now();
     let bridge = spawn(&plan.bridge, &plan.env, &config, "warn", &log)?;
@@ -217,6 +222,23 @@ pub fn write_config(
     Ok(path)
 }
 
+/// The config at `config` with the push listener on a free loopback port and every camera on
+/// `events = "push"`.
+pub fn with_push(config: &Path) -> anyhow::Result<PathBuf> {
+    let text = std::fs::read_to_string(config)?;
+    let text = text.replace(
+        "[storage]",
+        "[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://127.0.0.1:0\"\n[storage]",
+    );
+    let text = text.replace(
+        "[cameras.snapshot]",
+        "events = \"push\"\n[cameras.snapshot]",
+    );
+    let path = config.with_file_name("bench-push.toml");
+    std::fs::write(&path, text)?;
+    Ok(path)
+}
+
 /// Starts the bridge at `bridge` with `config`, logging at `level` into `log`.
 pub fn spawn(
     bridge: &Path,
@@ -244,6 +266,7 @@ impl Run {
         let mut o = Outcome {
             cameras: n,
             api: self.plan.api.name(),
+            events: if self.plan.push { "push" } else { "pull" },
             ..Outcome::default()
         };
         o.startup = Some(self.until_all(What::Online, started).await?);
@@ -329,6 +352,13 @@ impl Run {
     /// end).
     async fn ready(&mut self, i: usize) -> anyhow::Result<()> {
         let sim = &self.sims[i];
+        if self.plan.push {
+            // Push: ready while the subscription lives; nothing is held between presses.
+            if !sim.wait_for_push_subscriptions(1, SINGLE_DEADLINE).await {
+                anyhow::bail!("camera {i}: no push subscription");
+            }
+            return Ok(());
+        }
         let (action, want) = match self.plan.api {
             Api::Onvif => ("PullMessages", self.ready_at[i]),
             Api::Dahua => ("", 0),

@@ -25,8 +25,12 @@ use crate::event::{DeviceInfo, Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
 use crate::onvif::{self, Client};
+use crate::push::Push;
 use crate::snapshot::Trigger;
-use crate::source::{SOURCE_QUEUE, Source, SourceMsg, presses_source, pullpoint, sources_of};
+use crate::source::{
+    SOURCE_QUEUE, Source, SourceMsg, is_onvif, presses_after_up, presses_at_start, presses_source,
+    pullpoint, sources_of,
+};
 
 pub mod availability;
 
@@ -40,6 +44,7 @@ pub struct Supervisor {
     snapshots: Option<mpsc::Sender<Trigger>>,
     metrics: Metrics,
     shutdown: CancellationToken,
+    push: Option<Push>,
 }
 
 /// What the camera task keeps between messages.
@@ -83,7 +88,14 @@ impl Supervisor {
             snapshots,
             metrics,
             shutdown,
+            push: None,
         }
+    }
+
+    /// The same supervisor with the push listener its sources may register routes on.
+    pub fn with_push(mut self, push: Option<Push>) -> Self {
+        self.push = push;
+        self
     }
 
     /// Runs until shutdown. Ends after its sources released what they hold on the camera
@@ -95,7 +107,7 @@ impl Supervisor {
             normaliser: Normaliser::new(&self.config),
             availability: Availability::default(),
             api,
-            presses: presses_source(api),
+            presses: presses_at_start(api, self.config.events),
             info: DeviceInfo::default(),
             sources: Vec::new(),
             tx: Some(tx),
@@ -151,11 +163,18 @@ impl Supervisor {
     async fn handle(&self, msg: SourceMsg, state: &mut State) {
         match msg {
             SourceMsg::Up { source, info } => {
+                let presses = presses_after_up(state.presses, source);
+                if presses != state.presses {
+                    info!("ONVIF push delivers this camera's events from now on");
+                    // The PullPoint it replaces is not down any more: it stopped.
+                    state.down.retain(|(s, _)| *s != state.presses);
+                    state.presses = presses;
+                }
                 state.down.retain(|(s, _)| *s != source);
                 self.report_sources(state).await;
-                merge_info(&mut state.info, *info, source == Source::PullPoint);
+                merge_info(&mut state.info, *info, is_onvif(source));
                 state.normaliser.set_model(state.info.model.as_deref());
-                if source == Source::PullPoint && state.api == Api::Auto {
+                if is_onvif(source) && state.api == Api::Auto {
                     self.resolve_api(state);
                 }
                 if source != state.presses {
@@ -238,11 +257,15 @@ impl Supervisor {
         let Some(tx) = state.tx.clone() else {
             return;
         };
+        let ctx = crate::source::Context {
+            config: self.config.clone(),
+            client: self.client.clone(),
+            metrics: self.metrics.clone(),
+            push: self.push.clone(),
+        };
         state.sources.push(crate::source::spawn(
             source,
-            &self.config,
-            &self.client,
-            &self.metrics,
+            &ctx,
             tx,
             self.shutdown.child_token(),
         ));
@@ -254,7 +277,7 @@ impl Supervisor {
         let (api, why) = Api::Auto.resolve(state.info.manufacturer.as_deref());
         info!("events through the {} API ({why})", api.as_str());
         state.api = api;
-        state.presses = presses_source(api);
+        state.presses = presses_after_up(presses_source(api), state.presses);
         for source in sources_of(api) {
             if *source != Source::PullPoint {
                 self.start_source(*source, state);

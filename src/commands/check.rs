@@ -10,8 +10,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use super::check_camera;
 use super::check_report::{CameraReport, MqttReport, Report, Status, Step, render};
+use super::{check_camera, check_push};
 use crate::config::{self, Config, MqttConfig};
 use crate::mqtt::probe;
 
@@ -62,6 +62,7 @@ pub fn offline_report(cfg: &Config, warnings: Vec<String>) -> Report {
         warnings,
         cameras: cfg.cameras.iter().map(CameraReport::new).collect(),
         mqtt: None,
+        push: None,
     };
     report.settle();
     report
@@ -75,10 +76,17 @@ pub async fn check_all(cfg: &Config, warnings: Vec<String>, step_timeout: Durati
         .iter()
         .map(|cam| {
             let cam = cam.clone();
-            tokio::spawn(async move { check_camera::check(&cam, step_timeout).await })
+            let push = cfg.push.clone();
+            tokio::spawn(
+                async move { check_camera::check(&cam, push.as_ref(), step_timeout).await },
+            )
         })
         .collect();
     let mqtt = check_mqtt(&cfg.mqtt, step_timeout).await;
+    let push = match &cfg.push {
+        Some(p) => Some(check_push::listener(p, step_timeout).await),
+        None => None,
+    };
     let mut cameras = Vec::with_capacity(tasks.len());
     for (task, cam) in tasks.into_iter().zip(&cfg.cameras) {
         cameras.push(task.await.unwrap_or_else(|e| {
@@ -98,6 +106,7 @@ pub async fn check_all(cfg: &Config, warnings: Vec<String>, step_timeout: Durati
         warnings,
         cameras,
         mqtt: Some(mqtt),
+        push,
     };
     report.settle();
     report

@@ -6,10 +6,11 @@ use std::future::Future;
 use std::time::Duration;
 
 use crate::camera::client_for;
-use crate::config::{Api, CameraConfig};
+use crate::config::{Api, CameraConfig, Events, PushConfig};
 use crate::normalise::kinds_for_topic;
 use crate::onvif::{self, Client, ClientOptions, Services};
 
+use super::check_push::{self, Pull};
 use super::check_report::{CameraReport, Status, Step, TopicReport};
 
 /// Subscription lifetime asked for by the pull-point test (it is unsubscribed at once).
@@ -29,9 +30,13 @@ pub const STEPS: [&str; 8] = [
 
 /// Runs every step against `camera`; each may take up to `step_timeout`. The ONVIF steps
 /// come first, then the vendor API's ([`super::check_vendor`]).
-pub async fn check(camera: &CameraConfig, step_timeout: Duration) -> CameraReport {
+pub async fn check(
+    camera: &CameraConfig,
+    push: Option<&PushConfig>,
+    step_timeout: Duration,
+) -> CameraReport {
     let mut manufacturer = None;
-    let mut r = onvif_steps(camera, step_timeout, &mut manufacturer).await;
+    let mut r = onvif_steps(camera, push, step_timeout, &mut manufacturer).await;
     super::check_vendor::steps(&mut r, camera, manufacturer.as_deref(), step_timeout).await;
     r
 }
@@ -39,12 +44,17 @@ pub async fn check(camera: &CameraConfig, step_timeout: Duration) -> CameraRepor
 /// The ONVIF steps; `manufacturer` gets what GetDeviceInformation said.
 async fn onvif_steps(
     camera: &CameraConfig,
+    push_cfg: Option<&PushConfig>,
     step_timeout: Duration,
     manufacturer: &mut Option<String>,
 ) -> CameraReport {
     let mut r = CameraReport::new(camera);
     if !push(&mut r, reachable(&camera.url, step_timeout).await) {
         r.skip_all(&STEPS[1..], "the camera is not reachable");
+        return r;
+    }
+    if camera.api == crate::config::Api::DoorBird {
+        // No ONVIF on a DoorBird: its LAN API steps follow (check_vendor), then the snapshot.
         return r;
     }
     let client = match step_client(camera, step_timeout) {
@@ -97,7 +107,18 @@ async fn onvif_steps(
         r.push(Step::skip("topics", "no event service"));
         return r;
     };
-    r.push(pullpoint(&client, events, &b).await);
+    let (pull, step) = if camera.events == Events::Push {
+        (Pull::NotTried, Step::skip("pullpoint", "not tried"))
+    } else {
+        pullpoint(&client, events, &b).await
+    };
+    let (step, need) = check_push::adjust(camera, push_cfg.is_some(), pull, step);
+    r.push(step);
+    if let Some(step) =
+        check_push::camera_step(&client, camera, events, push_cfg, need, step_timeout).await
+    {
+        r.push(step);
+    }
     r.push(snapshot(&client, camera, &b).await);
     let (step, topics) = topics(&client, camera, events, model.as_deref(), &b).await;
     r.topics = topics;
@@ -283,7 +304,7 @@ fn services_step(s: &Services) -> Step {
     }
 }
 
-async fn pullpoint(client: &Client, events: &url::Url, b: &Bounded) -> Step {
+async fn pullpoint(client: &Client, events: &url::Url, b: &Bounded) -> (Pull, Step) {
     let sub = match b
         .run(crate::source::pullpoint::subscribe(
             client,
@@ -299,11 +320,13 @@ async fn pullpoint(client: &Client, events: &url::Url, b: &Bounded) -> Step {
                 onvif::Error::Fault { .. } => "the camera may be out of pull points: an NVR or another integration may hold them; they expire after their lifetime, or reboot the camera".into(),
                 _ => hint,
             };
-            return Step::fail("pullpoint", detail, hint);
+            let refused = matches!(&e, onvif::Error::NotSupported { action, .. } if action.contains("CreatePullPointSubscription"));
+            let pull = if refused { Pull::Refused } else { Pull::Usable };
+            return (pull, Step::fail("pullpoint", detail, hint));
         }
     };
     let granted = sub.lifetime().as_secs();
-    match b.run(client.unsubscribe(&sub)).await {
+    let step = match b.run(client.unsubscribe(&sub)).await {
         Ok(()) => Step::ok(
             "pullpoint",
             format!("subscription created ({granted} s granted) and unsubscribed"),
@@ -313,7 +336,17 @@ async fn pullpoint(client: &Client, events: &url::Url, b: &Bounded) -> Step {
             format!("created, but Unsubscribe failed: {}", describe(&e).0),
             format!("harmless: the subscription expires by itself within {granted} s"),
         ),
-    }
+    };
+    (Pull::Usable, step)
+}
+
+/// The `snapshot` step with `limit` per step (a DoorBird's, after its LAN API steps).
+pub async fn snapshot_step(client: &Client, camera: &CameraConfig, limit: Duration) -> Step {
+    let b = Bounded {
+        limit,
+        url: onvif::error::redact(client.device_url()),
+    };
+    snapshot(client, camera, &b).await
 }
 
 async fn snapshot(client: &Client, camera: &CameraConfig, b: &Bounded) -> Step {

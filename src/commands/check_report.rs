@@ -156,6 +156,19 @@ pub struct MqttReport {
     pub steps: Vec<Step>,
 }
 
+/// The push listener part (only when `[push]` is configured).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PushReport {
+    /// `push.listen`.
+    pub listen: String,
+    /// `push.advertise_url`.
+    pub advertise_url: String,
+    /// No step failed.
+    pub ok: bool,
+    /// The steps (`reachable`, or `listen` when nothing answers).
+    pub steps: Vec<Step>,
+}
+
 /// The whole result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Report {
@@ -172,19 +185,26 @@ pub struct Report {
     /// The broker; `None` offline.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mqtt: Option<MqttReport>,
+    /// The push listener; `None` offline or without `[push]`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushReport>,
 }
 
 impl Report {
     /// Sets `ok` from the parts.
     pub fn settle(&mut self) {
-        self.ok = self.cameras.iter().all(|c| c.ok) && self.mqtt.as_ref().is_none_or(|m| m.ok);
+        self.ok = self.cameras.iter().all(|c| c.ok)
+            && self.mqtt.as_ref().is_none_or(|m| m.ok)
+            && self.push.as_ref().is_none_or(|p| p.ok);
     }
 
     /// The failed steps as `camera/step` (or `mqtt/step`).
     pub fn failures(&self) -> Vec<String> {
         let cams = self.cameras.iter().map(|c| (c.id.as_str(), &c.steps));
         let mqtt = self.mqtt.iter().map(|m| ("mqtt", &m.steps));
+        let push = self.push.iter().map(|p| ("push", &p.steps));
         cams.chain(mqtt)
+            .chain(push)
             .flat_map(|(who, steps)| {
                 steps
                     .iter()
@@ -216,6 +236,14 @@ pub fn render(report: &Report) -> String {
         let tls = if m.tls { " (TLS)" } else { "" };
         let _ = writeln!(out, "\nmqtt broker {}{tls}", m.broker);
         steps(&mut out, &m.steps);
+    }
+    if let Some(p) = &report.push {
+        let _ = writeln!(
+            out,
+            "\npush listener {} (advertised as {})",
+            p.listen, p.advertise_url
+        );
+        steps(&mut out, &p.steps);
     }
     let _ = writeln!(out);
     let failures = report.failures();
@@ -305,6 +333,7 @@ mod tests {
                 ok: true,
                 steps: vec![Step::ok("connect", "connected")],
             }),
+            push: None,
         };
         r.settle();
         r

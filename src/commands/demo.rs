@@ -2,7 +2,9 @@
 //! and the real bridge, with a temporary archive. It presses the button and toggles motion
 //! every few seconds and prints every MQTT message and archived file. Ctrl-C stops it cleanly.
 //! `--api dahua` / `--api hikvision` make the simulated doorbell an Amcrest AD410 or a
-//! Hikvision DS-KV6113 (the press then arrives on the vendor API, motion on ONVIF too).
+//! Hikvision DS-KV6113 (the press then arrives on the vendor API, motion on ONVIF too);
+//! `--api doorbird` a DoorBird D2101V (no ONVIF: the bridge registers its favorites and the
+//! device calls the bridge's push listener on a loopback port).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -34,6 +36,7 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let options = SimOptions {
         personality: personality(api),
+        onvif: api != DemoApi::DoorBird,
         // Shorter than PRESS_EVERY, so that every press of a door station rings.
         ring_for: DEMO_RING,
         ..SimOptions::default()
@@ -41,13 +44,15 @@ pub async fn run(
     let sim = SimDoorbell::start(options).await?;
     let broker = broker_url(mqtt)?;
     let archive = std::env::temp_dir().join(format!("doorbell-bridge-demo-{}", std::process::id()));
-    let config = demo_config(&sim, &broker, &archive)?;
+    let config = demo_config(&sim, &broker, &archive, api)?;
     let id = sim.identity();
+    let shown = match api {
+        DemoApi::DoorBird => format!("http://{}/bha-api/", sim.addr()),
+        _ => sim.device_url().to_string(),
+    };
     println!(
-        "simulated doorbell: {} ({} {})",
-        sim.device_url(),
-        id.manufacturer,
-        id.model
+        "simulated doorbell: {shown} ({} {})",
+        id.manufacturer, id.model
     );
     println!(
         "MQTT broker:        {}",
@@ -89,6 +94,7 @@ pub fn personality(api: DemoApi) -> Personality {
         DemoApi::Onvif => Personality::Onvif,
         DemoApi::Dahua => Personality::Dahua(DahuaModel::Ad410),
         DemoApi::Hikvision => Personality::Hikvision(HikModel::Kv6113),
+        DemoApi::DoorBird => Personality::DoorBird,
     }
 }
 
@@ -126,7 +132,12 @@ fn embedded() -> anyhow::Result<Url> {
 }
 
 /// The config the demo runs on.
-fn demo_config(sim: &SimDoorbell, broker: &Url, archive: &Path) -> anyhow::Result<Config> {
+fn demo_config(
+    sim: &SimDoorbell,
+    broker: &Url,
+    archive: &Path,
+    api: DemoApi,
+) -> anyhow::Result<Config> {
     let mut plain = broker.clone();
     let _ = plain.set_username("");
     let _ = plain.set_password(None);
@@ -137,6 +148,14 @@ fn demo_config(sim: &SimDoorbell, broker: &Url, archive: &Path) -> anyhow::Resul
     if let Some(p) = broker.password() {
         text.push_str(&format!("password = {}\n", toml_str(p)));
     }
+    let (url, extra) = match api {
+        // The device calls the listener on a free loopback port.
+        DemoApi::DoorBird => (format!("http://{}", sim.addr()), "api = \"doorbird\"\n"),
+        _ => (sim.device_url().to_string(), "pull_timeout = \"30s\"\n"),
+    };
+    if api == DemoApi::DoorBird {
+        text.push_str("[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://127.0.0.1:0\"\n");
+    }
     text.push_str(&format!(
         r#"[storage]
 path = {}
@@ -146,12 +165,11 @@ name = "Demo Doorbell"
 url = {}
 username = "admin"
 password = "password"
-pull_timeout = "30s"
-[cameras.snapshot]
+{extra}[cameras.snapshot]
 on = ["ring", "person", "motion"]
 "#,
         toml_str(&archive.display().to_string()),
-        toml_str(sim.device_url().as_str())
+        toml_str(&url)
     ));
     Ok(config::from_toml(&text, &PathBuf::from("(demo)"))?)
 }
@@ -168,6 +186,10 @@ async fn drive(sim: &SimDoorbell, api: DemoApi, shutdown: CancellationToken) {
     let listening = match api {
         DemoApi::Onvif => sim.wait_for_subscription(limit).await,
         DemoApi::Dahua | DemoApi::Hikvision => sim.wait_for_streams(1, limit).await,
+        DemoApi::DoorBird => {
+            sim.wait_until(limit, |s| !s.linked("doorbell").is_empty())
+                .await
+        }
     };
     if !listening {
         eprintln!("the bridge did not start listening to the simulated doorbell within 30 s");
@@ -284,6 +306,10 @@ mod tests {
         assert_eq!(
             personality(api(&["--api", "hikvision"]).unwrap()),
             Personality::Hikvision(HikModel::Kv6113)
+        );
+        assert_eq!(
+            personality(api(&["--api", "doorbird"]).unwrap()),
+            Personality::DoorBird
         );
         let wrong = api(&["--api", "reolink"]).unwrap_err().to_string();
         assert!(

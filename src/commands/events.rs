@@ -273,12 +273,14 @@ pub struct Until {
     pub duration: Option<Duration>,
 }
 
-/// Subscribes to `camera` through the daemon's PullPoint source and prints until `shutdown`,
+/// Subscribes to `camera` through the daemon's sources (PullPoint, vendor streams, a DoorBird's
+/// favorites on the listener of `push`, started here) and prints until `shutdown`,
 /// `until.count` triggers or `until.duration`; the source unsubscribes at the end. A camera
 /// that fails before it delivers anything is an error (with a hint); one that fails later is
 /// retried, as the daemon would, and said so on stderr.
 pub async fn live(
     camera: &CameraConfig,
+    push: Option<&crate::config::PushConfig>,
     json: bool,
     until: Until,
     shutdown: CancellationToken,
@@ -291,11 +293,26 @@ pub async fn live(
     let stop = shutdown.child_token();
     let config = Arc::new(camera.clone());
     let metrics = Metrics::default();
+    // A source the camera calls (a DoorBird) needs the listener; others never register.
+    let push = match push.filter(|_| sources_of(camera.api).contains(&Source::DoorBird)) {
+        Some(cfg) => Some(
+            crate::push::Push::start(cfg, metrics.clone(), stop.clone())
+                .await
+                .with_context(|| format!("camera {id}"))?,
+        ),
+        None => None,
+    };
+    let ctx = source::Context {
+        config: config.clone(),
+        client: client.clone(),
+        metrics,
+        push,
+    };
     let mut api = camera.api;
-    let mut presses = presses_source(api);
+    let mut presses = source::presses_at_start(api, camera.events);
     let mut tasks: Vec<_> = sources_of(api)
         .iter()
-        .map(|s| source::spawn(*s, &config, &client, &metrics, tx.clone(), stop.clone()))
+        .map(|s| source::spawn(*s, &ctx, tx.clone(), stop.clone()))
         .collect();
     let mut printer = Printer::new(camera, json);
     let deadline = until.duration.map(|d| Instant::now() + d);
@@ -314,13 +331,14 @@ pub async fn live(
                 None => break,
                 Some(SourceMsg::Up { source, info }) => {
                     printer.set_model(info.model.as_deref());
-                    if source == Source::PullPoint && api == Api::Auto {
+                    presses = source::presses_after_up(presses, source);
+                    if source::is_onvif(source) && api == Api::Auto {
                         let (chosen, why) = Api::Auto.resolve(info.manufacturer.as_deref());
                         eprintln!("events through the {} API ({why})", chosen.as_str());
                         api = chosen;
-                        presses = presses_source(api);
+                        presses = source::presses_after_up(presses_source(api), presses);
                         for s in sources_of(api).iter().filter(|s| **s != Source::PullPoint) {
-                            tasks.push(source::spawn(*s, &config, &client, &metrics, tx.clone(), stop.clone()));
+                            tasks.push(source::spawn(*s, &ctx, tx.clone(), stop.clone()));
                         }
                     }
                     if source != presses {

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod check_camera;
+pub mod check_push;
 pub mod check_report;
 pub mod check_vendor;
 pub mod demo;
@@ -103,17 +104,20 @@ fn run_events(
     json: bool,
     until: events::Until,
 ) -> anyhow::Result<ExitCode> {
-    let camera = match camera {
-        Some(id) => find_camera(&config::load(path)?, id)?,
+    let (camera, push) = match camera {
+        Some(id) => {
+            let config = config::load(path)?;
+            (find_camera(&config, id)?, config.push)
+        }
         // Only --from-file gets here (clap requires one of the two).
-        None => events::file_camera(),
+        None => (events::file_camera(), None),
     };
     match from_file {
         Some(file) => events::from_file(file, &camera, json),
         None => runtime()?.block_on(async {
             let token = CancellationToken::new();
             tokio::spawn(app::signals(token.clone()));
-            events::live(&camera, json, until, token).await
+            events::live(&camera, push.as_ref(), json, until, token).await
         }),
     }
 }

@@ -8,8 +8,8 @@ use url::Url;
 use super::{
     Api, CALL_POLL_RANGE, CameraConfig, ConfigError, Ctx, DEFAULT_CALL_POLL,
     DEFAULT_DRIFT_THRESHOLD, DEFAULT_MAX_BACKOFF, DEFAULT_MESSAGE_LIMIT, DEFAULT_PULL_TIMEOUT,
-    DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION, MAX_SNAPSHOT_SIZE, RuleAction, SnapshotConfig,
-    UserRule, raw, redact_url,
+    DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION, Events, MAX_SNAPSHOT_SIZE, PushFrom,
+    RuleAction, SnapshotConfig, UserRule, raw, redact_url,
 };
 use crate::event::{CameraId, Kind};
 
@@ -44,10 +44,13 @@ pub(super) fn validate_camera(
         Some(text) => text.parse::<Api>().map_err(|m| ctx.err(k("api"), m))?,
     };
     let channel = match c.channel {
-        Some(_) if api == Api::Onvif => {
+        Some(_) if matches!(api, Api::Onvif | Api::DoorBird) => {
             return Err(ctx.err(
                 k("channel"),
-                "is read only by the dahua and hikvision APIs, and api is \"onvif\"; remove channel or set api",
+                format!(
+                    "is read only by the dahua and hikvision APIs, and api is \"{}\"; remove channel or set api",
+                    api.as_str()
+                ),
             ));
         }
         Some(0) => {
@@ -74,6 +77,25 @@ pub(super) fn validate_camera(
     if !CALL_POLL_RANGE.contains(&call_poll) {
         return Err(ctx.err(k("call_poll"), "must be between 500ms and 5s"));
     }
+    let events = match c.events.as_deref() {
+        None => Events::Auto,
+        Some(text) => text
+            .parse::<Events>()
+            .map_err(|m| ctx.err(k("events"), m))?,
+    };
+    let push_from = match c.push_from.as_deref().map(str::trim) {
+        None | Some("") => PushFrom::CameraHost,
+        Some("any") => PushFrom::Any,
+        Some(text) => PushFrom::Addr(text.parse().map_err(|_| {
+            ctx.err(
+                k("push_from"),
+                format!(
+                    "{text:?} is not an IP address; write the address the camera's requests come \
+                     from (such as \"192.168.1.20\"), or \"any\" behind NAT or a proxy"
+                ),
+            )
+        })?),
+    };
     let snapshot = validate_snapshot(ctx, i, c.snapshot.unwrap_or_default())?;
     let mut rules = Vec::with_capacity(c.rules.len());
     for (j, r) in c.rules.into_iter().enumerate() {
@@ -108,6 +130,8 @@ pub(super) fn validate_camera(
         api,
         channel,
         call_poll,
+        events,
+        push_from,
     })
 }
 

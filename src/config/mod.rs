@@ -78,6 +78,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// Health and metrics endpoint; `None` opens no port.
     pub http: Option<HttpConfig>,
+    /// The push listener (ONVIF Notify, vendors that call a URL); `None` opens no port.
+    pub push: Option<PushConfig>,
     /// The cameras, in config order.
     pub cameras: Vec<CameraConfig>,
     /// Whether any password is written in the file itself (not in a `*_file`).
@@ -133,6 +135,65 @@ pub struct HttpConfig {
     pub listen: SocketAddr,
 }
 
+/// The push listener: where it listens and the URL cameras are told to call.
+#[derive(Debug, Clone)]
+pub struct PushConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The base URL cameras reach the listener at (`http://192.168.1.5:8090`); routes are
+    /// `<advertise_url>/push/<camera>/<token>`.
+    pub advertise_url: Url,
+}
+
+/// How a camera's ONVIF events arrive (`events` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Events {
+    /// PullPoint; push (WS-BaseNotification) when the PullPoint is refused or keeps failing
+    /// and `[push]` is configured.
+    #[default]
+    Auto,
+    /// PullPoint only.
+    Pull,
+    /// Push only (needs `[push]`).
+    Push,
+}
+
+impl Events {
+    /// The config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Events::Auto => "auto",
+            Events::Pull => "pull",
+            Events::Push => "push",
+        }
+    }
+}
+
+impl std::str::FromStr for Events {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [Events::Auto, Events::Pull, Events::Push]
+            .into_iter()
+            .find(|e| e.as_str() == s.trim())
+            .ok_or_else(|| {
+                format!("{s:?} is not an event mode; write \"auto\", \"pull\" or \"push\"")
+            })
+    }
+}
+
+/// Which peer may deliver a camera's pushed requests (`push_from` in the config).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PushFrom {
+    /// The camera's own host address (resolved when the route is registered).
+    #[default]
+    CameraHost,
+    /// Any address (`push_from = "any"`: NAT, a proxy in between).
+    Any,
+    /// This address.
+    Addr(std::net::IpAddr),
+}
+
 /// One camera.
 #[derive(Debug, Clone)]
 pub struct CameraConfig {
@@ -177,6 +238,10 @@ pub struct CameraConfig {
     pub channel: Option<u32>,
     /// How often a Hikvision door station's call status is polled.
     pub call_poll: Duration,
+    /// How ONVIF events arrive: PullPoint, push, or PullPoint falling back to push.
+    pub events: Events,
+    /// Which peer may deliver this camera's pushed requests.
+    pub push_from: PushFrom,
 }
 
 /// Which API delivers a camera's events (`api` in the config).
@@ -192,6 +257,10 @@ pub enum Api {
     Dahua,
     /// ONVIF where the device answers it, plus the Hikvision alert stream and call status.
     Hikvision,
+    /// The DoorBird LAN API only (DoorBird has no ONVIF events): an HTTP favorite the device
+    /// calls on the listener of `[push]`, device information and snapshots from `/bha-api/`.
+    /// HTTP Basic, the only scheme the LAN API offers. `auto` never picks it.
+    DoorBird,
 }
 
 impl Api {
@@ -202,6 +271,7 @@ impl Api {
             Api::Onvif => "onvif",
             Api::Dahua => "dahua",
             Api::Hikvision => "hikvision",
+            Api::DoorBird => "doorbird",
         }
     }
 
@@ -244,12 +314,12 @@ impl std::str::FromStr for Api {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        [Api::Auto, Api::Onvif, Api::Dahua, Api::Hikvision]
+        [Api::Auto, Api::Onvif, Api::Dahua, Api::Hikvision, Api::DoorBird]
             .into_iter()
             .find(|a| a.as_str() == s.trim())
             .ok_or_else(|| {
                 format!(
-                    "{s:?} is not an API; write \"auto\", \"onvif\", \"dahua\" or \"hikvision\""
+                    "{s:?} is not an API; write \"auto\", \"onvif\", \"dahua\", \"hikvision\" or \"doorbird\""
                 )
             })
     }
@@ -435,9 +505,40 @@ fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
             })?,
         }),
     };
+    let push = match raw.push {
+        None => None,
+        Some(p) => Some(validate_push(&ctx, p)?),
+    };
     let mut cameras = Vec::with_capacity(raw.cameras.len());
     for (i, cam) in raw.cameras.into_iter().enumerate() {
         let cam = validate_camera(&ctx, i, cam)?;
+        if cam.events == Events::Push && push.is_none() {
+            return Err(ctx.err(
+                format!("cameras[{i}].events"),
+                "is \"push\", which needs the push listener; add a [push] section with listen \
+                 (e.g. \"0.0.0.0:8090\") and advertise_url (e.g. \"http://192.168.1.5:8090\", \
+                 an address of this host the camera can reach), or write events = \"auto\"",
+            ));
+        }
+        if cam.api == Api::DoorBird && push.is_none() {
+            return Err(ctx.err(
+                format!("cameras[{i}].api"),
+                "is \"doorbird\": a DoorBird tells of a press only by calling a URL stored on it, \
+                 which needs the push listener; add a [push] section with listen (e.g. \
+                 \"0.0.0.0:8090\") and advertise_url (e.g. \"http://192.168.1.5:8090\", an address \
+                 of this host the DoorBird can reach)",
+            ));
+        }
+        if cam.api == Api::DoorBird && cam.events != Events::Auto {
+            return Err(ctx.err(
+                format!("cameras[{i}].events"),
+                format!(
+                    "is read only for ONVIF events, and a DoorBird has none (api = \"doorbird\"); \
+                     remove events = \"{}\"",
+                    cam.events.as_str()
+                ),
+            ));
+        }
         if let Some(other) = cameras.iter().position(|c: &CameraConfig| c.id == cam.id) {
             return Err(ctx.err(
                 format!("cameras[{i}].id"),
@@ -454,8 +555,71 @@ fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
         mqtt,
         storage,
         http,
+        push,
         cameras,
         inline_passwords,
+    })
+}
+
+fn validate_push(ctx: &Ctx<'_>, p: raw::RawPush) -> Result<PushConfig, ConfigError> {
+    let Some(listen) = p.listen else {
+        return Err(ctx.err(
+            "push.listen",
+            "is missing; write the address to listen on, such as \"0.0.0.0:8090\", or remove [push]",
+        ));
+    };
+    let listen = listen.parse().map_err(|_| {
+        ctx.err(
+            "push.listen",
+            format!("{listen:?} is not an address; write it like 0.0.0.0:8090"),
+        )
+    })?;
+    let hint = "write the URL cameras reach this host at, such as http://192.168.1.5:8090";
+    let Some(text) = p.advertise_url else {
+        return Err(ctx.err(
+            "push.advertise_url",
+            format!("is required with push.listen; {hint}"),
+        ));
+    };
+    let advertise_url = Url::parse(text.trim()).map_err(|e| {
+        ctx.err(
+            "push.advertise_url",
+            format!("{:?} is not a URL ({e}); {hint}", redact_url(&text)),
+        )
+    })?;
+    if !matches!(advertise_url.scheme(), "http" | "https") {
+        return Err(ctx.err(
+            "push.advertise_url",
+            format!("has scheme {:?}; {hint}", advertise_url.scheme()),
+        ));
+    }
+    if !advertise_url.username().is_empty() || advertise_url.password().is_some() {
+        return Err(ctx.err(
+            "push.advertise_url",
+            "contains credentials; the listener takes none, remove them",
+        ));
+    }
+    if advertise_url.query().is_some() || advertise_url.fragment().is_some() {
+        return Err(ctx.err(
+            "push.advertise_url",
+            format!("has a query or fragment; {hint}"),
+        ));
+    }
+    let unspecified = match advertise_url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_unspecified(),
+        Some(url::Host::Ipv6(ip)) => ip.is_unspecified(),
+        Some(url::Host::Domain(d)) => d.is_empty(),
+        None => true,
+    };
+    if unspecified {
+        return Err(ctx.err(
+            "push.advertise_url",
+            format!("has no host a camera can call; {hint}"),
+        ));
+    }
+    Ok(PushConfig {
+        listen,
+        advertise_url,
     })
 }
 

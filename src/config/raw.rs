@@ -20,6 +20,9 @@ pub struct RawConfig {
     /// `[http]`.
     #[serde(default)]
     pub http: Option<RawHttp>,
+    /// `[push]`.
+    #[serde(default)]
+    pub push: Option<RawPush>,
     /// `[[cameras]]`.
     #[serde(default)]
     pub cameras: Vec<RawCamera>,
@@ -63,6 +66,15 @@ pub struct RawHttp {
     pub listen: Option<String>,
 }
 
+/// `[push]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawPush {
+    pub listen: Option<String>,
+    pub advertise_url: Option<String>,
+}
+
 /// `[[cameras]]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -92,6 +104,8 @@ pub struct RawCamera {
     pub api: Option<String>,
     pub channel: Option<u32>,
     pub call_poll: Option<String>,
+    pub events: Option<String>,
+    pub push_from: Option<String>,
 }
 
 /// `[cameras.snapshot]`.

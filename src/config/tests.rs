@@ -210,6 +210,9 @@ fn auto_api_follows_the_onvif_manufacturer() {
         (Some("HIKVISION"), Api::Hikvision),
         (Some("EZVIZ"), Api::Hikvision),
         (Some("Reolink"), Api::Onvif),
+        // A DoorBird has no ONVIF events: auto never picks its API.
+        (Some("DoorBird"), Api::Onvif),
+        (Some("Bird Home Automation"), Api::Onvif),
         (Some(""), Api::Onvif),
         (None, Api::Onvif),
     ] {
@@ -220,4 +223,74 @@ fn auto_api_follows_the_onvif_manufacturer() {
     let (api, why) = Api::Onvif.resolve(Some("Amcrest"));
     assert_eq!(api, Api::Onvif);
     assert!(why.contains("in the config"), "{why}");
+}
+
+#[test]
+fn push_is_off_unless_configured_and_cameras_pull_by_default() {
+    let c = parse("[[cameras]]\nid = \"door\"\nurl = \"192.168.1.21\"\n").unwrap();
+    assert!(c.push.is_none());
+    assert_eq!(c.cameras[0].events, Events::Auto);
+    assert_eq!(c.cameras[0].push_from, PushFrom::CameraHost);
+    let c = parse(
+        "[push]\nlisten = \"0.0.0.0:8090\"\nadvertise_url = \"http://192.168.1.5:8090\"\n\
+         [[cameras]]\nid = \"door\"\nurl = \"192.168.1.21\"\nevents = \"push\"\npush_from = \"10.0.0.7\"\n",
+    )
+    .unwrap();
+    let push = c.push.unwrap();
+    assert_eq!(push.listen.port(), 8090);
+    assert_eq!(push.advertise_url.as_str(), "http://192.168.1.5:8090/");
+    assert_eq!(c.cameras[0].events, Events::Push);
+    assert_eq!(
+        c.cameras[0].push_from,
+        PushFrom::Addr("10.0.0.7".parse().unwrap())
+    );
+    let err = parse("[push]\nadvertise_url = \"http://192.168.1.5:8090\"\n").unwrap_err();
+    assert_eq!(err.key, "push.listen");
+    let err = parse("[[cameras]]\nid = \"door\"\nurl = \"x\"\nevents = \"webhook\"\n").unwrap_err();
+    assert_eq!(err.key, "cameras[0].events");
+    assert!(err.message.contains("\"pull\""), "{}", err.message);
+}
+
+const PUSH: &str =
+    "[push]\nlisten = \"0.0.0.0:8090\"\nadvertise_url = \"http://192.168.1.5:8090\"\n";
+
+#[test]
+fn a_doorbird_camera_is_read_with_the_push_listener() {
+    let c = parse(&format!(
+        "{PUSH}{MINIMAL}api = \"doorbird\"\nusername = \"ghbvxs0001\"\n"
+    ))
+    .unwrap();
+    assert_eq!(c.cameras[0].api, Api::DoorBird);
+    assert_eq!(Api::DoorBird.as_str(), "doorbird");
+    assert!(c.push.is_some());
+}
+
+#[test]
+fn a_doorbird_camera_without_push_says_what_to_add() {
+    let err = parse(&format!("{MINIMAL}api = \"doorbird\"\n"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("cameras[0].api"), "{err}");
+    assert!(
+        err.contains("[push]") && err.contains("advertise_url"),
+        "{err}"
+    );
+}
+
+#[test]
+fn onvif_and_vendor_keys_are_refused_on_a_doorbird() {
+    for (extra, key, hint) in [
+        ("channel = 1", "cameras[0].channel", "api is \"doorbird\""),
+        (
+            "call_poll = \"1s\"",
+            "cameras[0].call_poll",
+            "api is \"doorbird\"",
+        ),
+        ("events = \"push\"", "cameras[0].events", "remove events"),
+    ] {
+        let err = parse(&format!("{PUSH}{MINIMAL}api = \"doorbird\"\n{extra}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key) && err.contains(hint), "{extra}: {err}");
+    }
 }

@@ -43,16 +43,20 @@ pub enum Vendor {
     Dahua,
     /// [`crate::hikvision::rules::RULES`].
     Hikvision,
+    /// [`crate::doorbird::rules::RULES`].
+    DoorBird,
 }
 
 impl Vendor {
     /// The vendor whose event source makes notifications on `topic` (`dahua:<Code>`,
-    /// `hikvision:<eventType>`).
+    /// `hikvision:<eventType>`, `doorbird:<event>`).
     pub fn of_topic(topic: &str) -> Option<Vendor> {
         if topic.starts_with(crate::dahua::codes::TOPIC_PREFIX) {
             Some(Vendor::Dahua)
         } else if topic.starts_with(crate::hikvision::alert::TOPIC_PREFIX) {
             Some(Vendor::Hikvision)
+        } else if topic.starts_with(crate::doorbird::TOPIC_PREFIX) {
+            Some(Vendor::DoorBird)
         } else {
             None
         }
@@ -63,6 +67,7 @@ impl Vendor {
         let table = match self {
             Vendor::Dahua => crate::dahua::rules::RULES,
             Vendor::Hikvision => crate::hikvision::rules::RULES,
+            Vendor::DoorBird => crate::doorbird::rules::RULES,
         };
         table.get(index).map_or("?", |r| r.evidence)
     }
@@ -74,6 +79,7 @@ fn vendor(n: &Notification, v: Vendor) -> Classified {
     let d = match v {
         Vendor::Dahua => crate::dahua::rules::classify(n),
         Vendor::Hikvision => crate::hikvision::rules::classify(n),
+        Vendor::DoorBird => crate::doorbird::rules::classify(n),
     };
     Classified {
         kind: d.kind,

@@ -127,6 +127,22 @@ impl Error {
         }
     }
 
+    /// The same error naming `url` instead (a request whose query must not be printed).
+    pub fn with_url(mut self, url: String) -> Error {
+        match &mut self {
+            Error::Unauthorized { url: u, .. }
+            | Error::SubscriptionLost { url: u, .. }
+            | Error::NotSupported { url: u, .. }
+            | Error::Timeout { url: u, .. }
+            | Error::Fault { url: u, .. }
+            | Error::Transport { url: u, .. }
+            | Error::Http { url: u, .. }
+            | Error::Malformed { url: u, .. }
+            | Error::TooLarge { url: u, .. } => *u = url,
+        }
+        self
+    }
+
     /// Turns a SOAP fault from `url` into the most specific error.
     pub fn from_fault(url: &str, action: &str, fault: Fault) -> Error {
         let url = url.to_owned();

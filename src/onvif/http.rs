@@ -43,6 +43,38 @@ impl Client {
         self.read_capped(response, &url, max_bytes, timeout).await
     }
 
+    /// An authenticated HTTP POST of `body` (with `content_type`) whose answer is read up to
+    /// `max_bytes`, for vendor APIs that take a document (DoorBird `schedule.cgi`). Errors as
+    /// for [`Client::fetch`].
+    pub async fn post(
+        &self,
+        url: &Url,
+        content_type: &str,
+        body: &str,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let build = || Ok(body.to_owned());
+        let response = self
+            .send(Method::POST, url, Some((&build, content_type)), timeout)
+            .await?;
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::Unauthorized {
+                url: redact(url),
+                detail: "HTTP 401".into(),
+                hint: HINT_HTTP_AUTH,
+            });
+        }
+        if !status.is_success() {
+            return Err(Error::Http {
+                url: redact(url),
+                status: status.as_u16(),
+            });
+        }
+        self.read_capped(response, url, max_bytes, timeout).await
+    }
+
     /// An authenticated GET whose body never ends (a vendor event stream): the response once
     /// its head has arrived within `head_timeout`, with no limit on the whole request. The
     /// caller reads it chunk by chunk under its own idle watchdog. A status other than 2xx is

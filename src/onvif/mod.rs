@@ -18,6 +18,8 @@
 //! - [`pullpoint`]: CreatePullPointSubscription, PullMessages, Renew, Unsubscribe and the pure
 //!   [`Subscription`] (in [`subscription`]) that knows when renewal is due; [`properties`]:
 //!   GetEventProperties as topic strings.
+//! - [`notify`]: ONVIF push: WS-BaseNotification Subscribe with a consumer URL, and the
+//!   pushed Notify bodies read like pulled messages.
 //! - [`discovery`]: WS-Discovery Probe / ProbeMatches (pure) and the probe over UDP.
 //! - [`address`]: service-address repair and NAT rewriting (pure).
 //! - [`time`]: `xsd:duration` and `xsd:dateTime` as cameras write them (pure).
@@ -42,6 +44,7 @@ pub mod error;
 mod http;
 pub mod media;
 pub mod notification;
+pub mod notify;
 pub mod properties;
 pub mod pullpoint;
 pub mod soap;

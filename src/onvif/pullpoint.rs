@@ -58,8 +58,19 @@ pub struct Created {
 
 /// Reads a CreatePullPointSubscriptionResponse (pure).
 pub fn parse_created(response: Node<'_, '_>, configured: &Url) -> Result<Created, String> {
+    parse_reference(response, &[NS_EVENTS], configured)
+}
+
+/// Reads the SubscriptionReference (in one of `namespaces`) and lifetime of a response that
+/// creates a subscription: CreatePullPointSubscriptionResponse (ONVIF namespace) or
+/// WS-BaseNotification's SubscribeResponse (pure).
+pub(crate) fn parse_reference(
+    response: Node<'_, '_>,
+    namespaces: &[&str],
+    configured: &Url,
+) -> Result<Created, String> {
     let wsa = [NS_WSA, NS_WSA_2004];
-    let reference = dom::child(response, &[NS_EVENTS], "SubscriptionReference")
+    let reference = dom::child(response, namespaces, "SubscriptionReference")
         .ok_or("no SubscriptionReference")?;
     let raw = dom::child_text(reference, &wsa, "Address")
         .ok_or("SubscriptionReference without an Address")?;
@@ -104,7 +115,7 @@ pub fn parse_pull(response: Node<'_, '_>) -> PullResult {
 
 impl Client {
     /// A termination time for `lifetime`: relative (`PT600S`) unless this camera refused that.
-    fn termination(&self, lifetime: Duration, absolute: bool) -> String {
+    pub(crate) fn termination(&self, lifetime: Duration, absolute: bool) -> String {
         if absolute {
             let now = self.camera_now();
             time::format_time(now.checked_add(lifetime).unwrap_or(now))
@@ -115,7 +126,11 @@ impl Client {
 
     /// Runs `attempt` with a relative termination time, and again with an absolute one when the
     /// camera faults on the relative form (some do; python-onvif-zeep-async does the same).
-    async fn with_termination<T, F, Fut>(&self, lifetime: Duration, attempt: F) -> Result<T, Error>
+    pub(crate) async fn with_termination<T, F, Fut>(
+        &self,
+        lifetime: Duration,
+        attempt: F,
+    ) -> Result<T, Error>
     where
         F: Fn(String) -> Fut,
         Fut: Future<Output = Result<T, Error>>,

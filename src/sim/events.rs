@@ -39,6 +39,8 @@ pub struct Subscription {
     pub queue: VecDeque<String>,
     /// Woken when a message is queued or the subscription goes away.
     pub notify: Arc<Notify>,
+    /// A push subscription (WS-BaseNotification Subscribe): where its messages are POSTed.
+    pub consumer: Option<String>,
 }
 
 impl Subscription {
@@ -119,7 +121,7 @@ pub fn broadcast(inner: &mut Inner, message: &str) {
 
 /// `CurrentTime` and `TerminationTime` texts (device clock) for a subscription ending at
 /// `expires`.
-fn times(now: Timestamp, expires: Instant) -> (String, String) {
+pub fn times(now: Timestamp, expires: Instant) -> (String, String) {
     let left = expires.saturating_duration_since(Instant::now());
     let end = SignedDuration::try_from(left)
         .ok()
@@ -152,34 +154,36 @@ fn lifetime(text: Option<&str>, now: Timestamp, fault: &'static str) -> Result<D
         .min(MAX_TERMINATION))
 }
 
-/// CreatePullPointSubscription: a new subscription with Initialized state queued. `base` is
-/// `http://host:port` for the address.
-pub fn create(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fault> {
+/// A new subscription with Initialized state queued, for the termination `requested`
+/// (`fault`: the fault name for one not in the future); `consumer` for a push subscription.
+/// Returns its id and the `CurrentTime` and `TerminationTime` texts.
+pub fn new_subscription(
+    shared: &Shared,
+    requested: Option<&str>,
+    fault: &'static str,
+    consumer: Option<String>,
+) -> Result<(u64, String, String), Fault> {
     let mut inner = shared.lock();
     let now = inner.now();
-    let requested = env.field(TEV, "InitialTerminationTime");
-    let life = lifetime(
-        requested,
-        now,
-        "wsnt:UnacceptableInitialTerminationTimeFault",
-    )?
-    .min(shared.options.max_subscription);
+    let life = lifetime(requested, now, fault)?.min(shared.options.max_subscription);
     sweep(&mut inner);
     if inner.subscriptions.len() >= MAX_SUBSCRIPTIONS {
         return Err(Fault::new(
             Code::Receiver,
             &["wsnt:SubscribeCreationFailedFault"],
             format!(
-                "all {MAX_SUBSCRIPTIONS} pull points in use; unsubscribe or let old subscriptions expire"
+                "all {MAX_SUBSCRIPTIONS} subscriptions in use; unsubscribe or let old subscriptions expire"
             ),
         ));
     }
     let id = inner.next_id;
     inner.next_id += 1;
+    let push = consumer.is_some();
     let mut sub = Subscription {
         expires: Instant::now() + life,
         queue: VecDeque::new(),
         notify: Arc::new(Notify::new()),
+        consumer,
     };
     for message in messages::initialized(inner.motion, inner.person, now) {
         sub.push(message);
@@ -187,8 +191,23 @@ pub fn create(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fau
     let (current, termination) = times(now, sub.expires);
     inner.subscriptions.insert(id, sub);
     inner.stats.subscriptions_created += 1;
+    if push {
+        inner.stats.push_subscriptions_created += 1;
+    }
     drop(inner);
     shared.subscribed.notify_waiters();
+    Ok((id, current, termination))
+}
+
+/// CreatePullPointSubscription: a new subscription with Initialized state queued. `base` is
+/// `http://host:port` for the address.
+pub fn create(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fault> {
+    let (id, current, termination) = new_subscription(
+        shared,
+        env.field(TEV, "InitialTerminationTime"),
+        "wsnt:UnacceptableInitialTerminationTimeFault",
+        None,
+    )?;
     Ok(format!(
         concat!(
             "<tev:CreatePullPointSubscriptionResponse><tev:SubscriptionReference>",

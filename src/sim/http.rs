@@ -18,7 +18,7 @@ use super::media::SNAPSHOT_PATH;
 use super::service::{self, Endpoint};
 use super::soap::{self, Code, Version};
 use super::state::Shared;
-use super::{dahua, hikvision};
+use super::{dahua, doorbird, hikvision};
 use crate::hikvision::{ALERT_STREAM_PATH, DEVICE_INFO_PATH, LEGACY_ALERT_STREAM_PATH};
 
 /// Largest request body accepted.
@@ -47,6 +47,13 @@ pub fn router(shared: Arc<Shared>) -> Router {
             get(hikvision::call_status),
         )
         .route(DEVICE_INFO_PATH, get(hikvision::device_info))
+        .route(crate::doorbird::INFO_PATH, get(doorbird::info))
+        .route(crate::doorbird::IMAGE_PATH, get(doorbird::image))
+        .route(crate::doorbird::FAVORITES_PATH, get(doorbird::favorites))
+        .route(
+            crate::doorbird::SCHEDULE_PATH,
+            get(doorbird::schedule_get).post(doorbird::schedule_post),
+        )
         .route(
             "/ISAPI/Streaming/channels/101/picture",
             get(hikvision::picture),

@@ -31,6 +31,14 @@
 //!   [`MAX_SUBSCRIPTIONS`] at once (`wsnt:SubscribeCreationFailedFault` beyond). PullMessages
 //!   caps Timeout at [`MAX_PULL_TIMEOUT`]; Renew answers the new TerminationTime.
 //! - Operations answer only at their own service path (else `ter:ActionNotSupported`).
+//! - Push (WS-BaseNotification): `wsnt:Subscribe` at `/onvif/event_service` with a
+//!   ConsumerReference `wsa:Address` (http(s), at most 512 bytes) makes a subscription like a
+//!   pull point (same lifetime rules, same limit, same Renew and Unsubscribe); its messages,
+//!   Initialized state first, are POSTed to the consumer as a SOAP 1.2 `wsnt:Notify` by a real
+//!   HTTP client ([`NOTIFY_TIMEOUT`]); a reboot forgets them with the rest.
+//!   [`SimDoorbell::set_pull_point`] makes CreatePullPointSubscription `ter:ActionNotSupported`
+//!   or every PullMessages a Receiver fault ([`PullPointMode`]); [`SimStats`] counts push
+//!   subscriptions and Notify deliveries, [`SimDoorbell::push_consumers`] lists the consumers.
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 //!
@@ -72,6 +80,20 @@
 //!   [`SimOptions::ring_for`] (`idle`); cameras answer 404 there. `GET /ISAPI/System/deviceInfo`
 //!   is `DeviceInfo` XML (deviceName, model, serialNumber, firmwareVersion, macAddress);
 //!   `GET /ISAPI/Streaming/channels/101/picture` the JPEG.
+//! - DoorBird ([`Personality::DoorBird`], a D2101V): the LAN API under `/bha-api/` behind
+//!   HTTP Basic (realm `DoorBird`; wrong credentials are 401 with the challenge and count as
+//!   auth failures). `info.cgi` answers `{"BHA":{"RETURNCODE":"1","VERSION":[{FIRMWARE,
+//!   BUILD_NUMBER, PRIMARY_MAC_ADDR, RELAYS, DEVICE-TYPE}]}}`; `image.cgi` the JPEG with
+//!   `X-Timestamp`; `favorites.cgi` lists `{"sip":{},"http":{"<id>":{"title","value"}}}`, and
+//!   with `action=save&type=http&title=&value=` (optional `id=` to change one) or
+//!   `action=remove&type=http&id=` changes them (`{"BHA":{"RETURNCODE":"1"}}`; 400 for an
+//!   unknown id). `schedule.cgi` GET lists the entries (`[{input, param, output[]}]`), POST
+//!   with one entry as JSON replaces the entry of the same input and param, `action=remove`
+//!   deletes one. A press calls (a real HTTP GET) every favorite an enabled `http` output of a
+//!   `doorbell` entry names, motion (rising) those of `motion`; [`SimStats::favorite_calls`]
+//!   and [`SimStats::favorite_call_failures`] count the outcomes. Favorites and schedule
+//!   survive [`SimDoorbell::reboot`]; [`SimDoorbell::lose_schedule`] plays a device that lost
+//!   its schedule, [`SimDoorbell::seed_favorite`] a stale or foreign favorite.
 //! - [`Fault::Stall`]: open vendor streams and those opened during it go silent for good (no
 //!   heartbeat, no event) with the connection open; a stream opened after it behaves.
 //! - Each open stream holds at most [`MAX_QUEUED_BURSTS`] bursts for a slow reader (the oldest
@@ -82,6 +104,7 @@ pub mod auth;
 mod dahua;
 mod device;
 mod discovery;
+mod doorbird;
 mod events;
 mod hikvision;
 mod http;
@@ -89,6 +112,7 @@ mod jpeg;
 mod listener;
 mod media;
 mod messages;
+mod push;
 mod service;
 mod soap;
 mod state;
@@ -119,6 +143,7 @@ pub use self::hikvision::{
 };
 pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
+pub use self::push::{NOTIFY_TIMEOUT, PullPointMode};
 pub use self::vendor::{DahuaModel, HikModel, Identity, MAX_QUEUED_BURSTS, Personality};
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
@@ -232,6 +257,18 @@ pub struct SimStats {
     pub streams_open: u64,
     /// Door-station call-status polls answered.
     pub call_status_polls: u64,
+    /// DoorBird favorite calls answered with a 2xx.
+    pub favorite_calls: u64,
+    /// DoorBird favorite calls that failed (no answer, or not 2xx).
+    pub favorite_call_failures: u64,
+    /// Push subscriptions (WS-BaseNotification Subscribe) alive when the stats were taken.
+    pub live_push_subscriptions: usize,
+    /// Push subscriptions ever created.
+    pub push_subscriptions_created: u64,
+    /// Notify requests the consumer accepted (2xx).
+    pub notifies_sent: u64,
+    /// Notify requests that failed (no answer, or not 2xx).
+    pub notify_failures: u64,
 }
 
 impl SimStats {
@@ -354,6 +391,7 @@ impl SimDoorbell {
                 vendor::broadcast(&self.shared, Burst::Hikvision(parts));
             }
             Personality::Hikvision(HikModel::Camera) => {}
+            Personality::DoorBird => doorbird::trigger(&self.shared, "doorbell"),
         }
         xsd::format_precise(now)
     }
@@ -424,6 +462,13 @@ impl SimDoorbell {
     ) {
         let burst = match self.shared.options.personality {
             Personality::Onvif => return,
+            Personality::DoorBird => {
+                // The motion sensor's schedule input fires on motion, not on its end.
+                if active && event_type == "VMD" {
+                    doorbird::trigger(&self.shared, "motion");
+                }
+                return;
+            }
             Personality::Dahua(model) => Burst::Dahua(dahua(model)),
             Personality::Hikvision(model) => {
                 let (count, now) = {
@@ -463,6 +508,87 @@ impl SimDoorbell {
     /// verbatim on every live subscription.
     pub fn inject(&self, notification_message_xml: &str) {
         events::broadcast(&mut self.shared.lock(), notification_message_xml);
+    }
+
+    /// DoorBird: stores an HTTP favorite as if someone had saved it (a stale one of an earlier
+    /// run, another integration's); returns its id.
+    pub fn seed_favorite(&self, title: &str, value: &str) -> u64 {
+        let mut inner = self.shared.lock();
+        inner
+            .doorbird
+            .save(title, value)
+            .expect("the simulated DoorBird has room for a seeded favorite")
+    }
+
+    /// DoorBird: stores a schedule entry as if posted (replacing the one of the same input and
+    /// param).
+    pub fn seed_schedule(&self, entry: serde_json::Value) {
+        self.shared
+            .lock()
+            .doorbird
+            .post(entry)
+            .expect("a seeded schedule entry has input, param and output");
+    }
+
+    /// DoorBird: the HTTP favorites stored, `(id, title, value)` in id order.
+    pub fn favorites(&self) -> Vec<(u64, String, String)> {
+        let inner = self.shared.lock();
+        inner
+            .doorbird
+            .favorites
+            .iter()
+            .map(|(id, (t, v))| (*id, t.clone(), v.clone()))
+            .collect()
+    }
+
+    /// DoorBird: the schedule entries as stored.
+    pub fn schedule(&self) -> Vec<serde_json::Value> {
+        self.shared.lock().doorbird.schedule.clone()
+    }
+
+    /// DoorBird: the favorite URLs a press (`doorbell`) or motion (`motion`) would call now.
+    pub fn linked(&self, input: &str) -> Vec<String> {
+        self.shared.lock().doorbird.targets(input)
+    }
+
+    /// DoorBird: forgets the schedule (a reboot after which the device lost it; favorites
+    /// are kept).
+    pub fn lose_schedule(&self) {
+        self.shared.lock().doorbird.schedule.clear();
+    }
+
+    /// Resolves `true` once DoorBird favorite calls answered 2xx number at least `count`,
+    /// `false` after `timeout`.
+    pub async fn wait_for_favorite_calls(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.requested.notified();
+                if self.shared.lock().stats.favorite_calls >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    /// Resolves `true` once `check` holds of the simulator (checked after every request and
+    /// favorite call), `false` after `timeout`.
+    pub async fn wait_until(
+        &self,
+        timeout: Duration,
+        check: impl Fn(&SimDoorbell) -> bool,
+    ) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.requested.notified();
+                if check(self) {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Sets the injected fault ([`Fault::None`] to behave again).
@@ -507,7 +633,47 @@ impl SimDoorbell {
         events::sweep(&mut inner);
         let mut stats = inner.stats.clone();
         stats.live_subscriptions = inner.subscriptions.len();
+        stats.live_push_subscriptions = inner
+            .subscriptions
+            .values()
+            .filter(|s| s.consumer.is_some())
+            .count();
         stats
+    }
+
+    /// The consumer URLs of the live push subscriptions (what the bridge asked to be called
+    /// at), in subscription order.
+    pub fn push_consumers(&self) -> Vec<String> {
+        let mut inner = self.shared.lock();
+        events::sweep(&mut inner);
+        inner
+            .subscriptions
+            .values()
+            .filter_map(|s| s.consumer.clone())
+            .collect()
+    }
+
+    /// Switches what the PullPoint does: working, CreatePullPointSubscription unsupported
+    /// (`ter:ActionNotSupported`), or every PullMessages failing (a Receiver fault). Push
+    /// subscriptions work in every mode.
+    pub fn set_pull_point(&self, mode: PullPointMode) {
+        self.shared.lock().pull_point = mode;
+    }
+
+    /// Resolves `true` as soon as at least `count` push subscriptions have ever been created
+    /// and one is alive, `false` after `timeout`.
+    pub async fn wait_for_push_subscriptions(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.subscribed.notified();
+                let stats = self.stats();
+                if stats.push_subscriptions_created >= count && stats.live_push_subscriptions > 0 {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Resolves `true` as soon as a live subscription exists, `false` after `timeout`.

@@ -1,12 +1,15 @@
 //! One SOAP request from bytes to response: parse, count, fault injection, authentication,
 //! then the operation, chosen by the Body element's namespace and local name.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use quick_xml::escape::escape;
 
 use super::auth;
 use super::http::{apply, base_url, digest_challenge};
+use super::push::{self, PullPointMode};
 use super::soap::{self, Code, Envelope, Fault, TDS, TEV, TR2, TRT, Version, WSNT};
 use super::state::Shared;
 use super::{Fault as Injected, device, events, media, messages};
@@ -28,7 +31,7 @@ pub enum Endpoint {
 
 /// Handles one SOAP request.
 pub async fn handle(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     endpoint: Endpoint,
     uri: &Uri,
     headers: &HeaderMap,
@@ -90,7 +93,7 @@ pub async fn handle(
 
 /// Runs the operation if it belongs to the endpoint it was sent to.
 async fn operation(
-    shared: &Shared,
+    shared: &Arc<Shared>,
     endpoint: &Endpoint,
     env: &Envelope,
     base: &str,
@@ -108,8 +111,12 @@ async fn operation(
             events::capabilities()
         )),
         (Endpoint::Events, TEV) if op == "CreatePullPointSubscription" => {
+            if shared.lock().pull_point == PullPointMode::Unsupported {
+                return Err(not_supported(env));
+            }
             events::create(shared, env, base)
         }
+        (Endpoint::Events, WSNT) if op == "Subscribe" => push::subscribe(shared, env, base),
         (Endpoint::Events | Endpoint::Subscription(_), TEV | WSNT) => {
             // The subscription is named by the path or by the echoed reference parameter.
             let id = match endpoint {
@@ -117,6 +124,9 @@ async fn operation(
                 _ => env.subscription_id.as_deref().unwrap_or(""),
             };
             match (ns, op) {
+                (TEV, "PullMessages") if shared.lock().pull_point == PullPointMode::Failing => {
+                    Err(push::pull_failed())
+                }
                 (TEV, "PullMessages") => events::pull(shared, id, env, hold).await,
                 (TEV, "SetSynchronizationPoint") => events::synchronize(shared, id),
                 (WSNT, "Renew") => events::renew(shared, id, env),
@@ -150,6 +160,9 @@ fn reply_header(env: &Envelope) -> String {
         (TEV, op @ ("PullMessages" | "SetSynchronizationPoint")) => {
             Some(format!("{TEV}/PullPointSubscription/{op}Response"))
         }
+        (WSNT, "Subscribe") => Some(
+            "http://docs.oasis-open.org/wsn/bw-2/NotificationProducer/SubscribeResponse".into(),
+        ),
         (WSNT, op @ ("Renew" | "Unsubscribe")) => Some(format!(
             "http://docs.oasis-open.org/wsn/bw-2/SubscriptionManager/{op}Response"
         )),

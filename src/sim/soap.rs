@@ -71,7 +71,7 @@ impl Version {
         }
     }
 
-    fn content_type(self) -> &'static str {
+    pub fn content_type(self) -> &'static str {
         match self {
             Version::Soap12 => "application/soap+xml; charset=utf-8",
             Version::Soap11 => "text/xml; charset=utf-8",

@@ -10,9 +10,11 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::dahua::DahuaQuirks;
+use super::doorbird::Store;
 use super::events::Subscription;
 use super::hikvision::{Call, HikQuirks};
 use super::listener::Ports;
+use super::push::PullPointMode;
 use super::vendor::{Burst, MAX_QUEUED_BURSTS};
 use super::{Fault, SimOptions, SimStats};
 
@@ -75,6 +77,10 @@ pub struct Inner {
     pub calls: u64,
     /// Vendor events posted so far (the Hikvision `activePostCount`).
     pub posts: u64,
+    /// The DoorBird's favorites and schedule.
+    pub doorbird: Store,
+    /// What the PullPoint does.
+    pub pull_point: PullPointMode,
 }
 
 impl Shared {
@@ -96,6 +102,8 @@ impl Shared {
             call: Call::default(),
             calls: 0,
             posts: 0,
+            doorbird: Store::default(),
+            pull_point: PullPointMode::Works,
         };
         let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {

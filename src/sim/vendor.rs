@@ -32,6 +32,8 @@ pub enum Personality {
     Dahua(DahuaModel),
     /// A Hikvision device: alert stream, and on door stations call status.
     Hikvision(HikModel),
+    /// A DoorBird D2101V: the LAN API only; events call the favorites its schedule links.
+    DoorBird,
 }
 
 /// Dahua-family models, each with its own press sequence (vendor-apis.md §1.4).
@@ -97,6 +99,13 @@ impl Personality {
                 "DS-2CD2185FWD-I",
                 "V5.5.80 build 190528",
                 "DS-2CD2185FWD-I20190528AAWRSIM0001",
+            ),
+            // The serial is the MAC, as DoorBird labels its devices.
+            Personality::DoorBird => (
+                "DoorBird",
+                "DoorBird D2101V",
+                "000125 15870439",
+                "1CCAE3711234",
             ),
         };
         Identity {

@@ -24,6 +24,9 @@
 //! - [`pullpoint`]: ONVIF PullPoint (CreatePullPointSubscription, PullMessages, Renew).
 //! - [`stream`]: the vendor HTTP event streams (Dahua attach, Hikvision alertStream).
 //! - [`callstatus`]: a Hikvision door station's call status, polled.
+//! - [`doorbird`]: the DoorBird favorites the device calls on the push listener.
+//! - [`push`]: ONVIF push (WS-BaseNotification Subscribe, Notify to the push listener), for
+//!   cameras whose PullPoint is missing or broken.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,14 +37,17 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 use tracing::instrument::{Instrumented, WithDispatch, WithSubscriber};
 
-use crate::config::{Api, CameraConfig};
+use crate::config::{Api, CameraConfig, Events};
 use crate::event::DeviceInfo;
 use crate::metrics::Metrics;
 use crate::onvif::Client;
 use crate::onvif::Notification;
+use crate::push::Push;
 
 pub mod callstatus;
+pub mod doorbird;
 pub mod pullpoint;
+pub mod push;
 pub mod stream;
 
 /// How long a camera may take to confirm Unsubscribe at shutdown or when replacing a subscription.
@@ -62,6 +68,11 @@ pub enum Source {
     Hikvision,
     /// A Hikvision door station's call status ([`callstatus`]).
     CallStatus,
+    /// The DoorBird favorites the device calls on the push listener ([`doorbird`]).
+    DoorBird,
+    /// ONVIF push: WS-BaseNotification Notify to the push listener ([`push`]). It takes the
+    /// PullPoint's place (`events = "push"`, or `auto` once the PullPoint is found broken).
+    Push,
 }
 
 impl Source {
@@ -72,6 +83,8 @@ impl Source {
             Source::Dahua => stream::DAHUA,
             Source::Hikvision => stream::HIKVISION,
             Source::CallStatus => callstatus::NAME,
+            Source::DoorBird => doorbird::NAME,
+            Source::Push => "push",
         }
     }
 }
@@ -112,6 +125,8 @@ pub fn sources_of(api: Api) -> &'static [Source] {
         Api::Auto | Api::Onvif => &[Source::PullPoint],
         Api::Dahua => &[Source::PullPoint, Source::Dahua],
         Api::Hikvision => &[Source::PullPoint, Source::Hikvision, Source::CallStatus],
+        // No ONVIF: a DoorBird has no ONVIF events.
+        Api::DoorBird => &[Source::DoorBird],
     }
 }
 
@@ -122,25 +137,69 @@ pub fn presses_source(api: Api) -> Source {
         Api::Auto | Api::Onvif => Source::PullPoint,
         Api::Dahua => Source::Dahua,
         Api::Hikvision => Source::Hikvision,
+        Api::DoorBird => Source::DoorBird,
     }
 }
 
-/// Starts `source` of the camera `config` as a task of its own (in the caller's span and log
-/// subscriber), reporting on `tx` until `shutdown`. The daemon's camera task and
+/// What a camera's sources are started with.
+#[derive(Clone)]
+pub struct Context {
+    /// The camera's config.
+    pub config: Arc<CameraConfig>,
+    /// Its ONVIF/HTTP client.
+    pub client: Client,
+    /// The counters.
+    pub metrics: Metrics,
+    /// The push listener, when `[push]` is configured.
+    pub push: Option<Push>,
+}
+
+/// Whether `source` delivers the camera's ONVIF events (PullPoint or push).
+pub fn is_onvif(source: Source) -> bool {
+    matches!(source, Source::PullPoint | Source::Push)
+}
+
+/// The presses source after `source` came up while `current` was it: ONVIF push takes the
+/// PullPoint's place when it delivers instead (an `auto` camera whose PullPoint is broken).
+pub fn presses_after_up(current: Source, source: Source) -> Source {
+    if current == Source::PullPoint && source == Source::Push {
+        Source::Push
+    } else {
+        current
+    }
+}
+
+/// The presses source of a camera with `api` and `events` at start.
+pub fn presses_at_start(api: Api, events: Events) -> Source {
+    presses_after_up(
+        presses_source(api),
+        if events == Events::Push {
+            Source::Push
+        } else {
+            Source::PullPoint
+        },
+    )
+}
+
+/// Starts `source` of the camera `ctx.config` as a task of its own (in the caller's span and
+/// log subscriber), reporting on `tx` until `shutdown`. The daemon's camera task and
 /// `events --camera` start their sources through this.
 pub fn spawn(
     source: Source,
-    config: &Arc<CameraConfig>,
-    client: &Client,
-    metrics: &Metrics,
+    ctx: &Context,
     tx: mpsc::Sender<SourceMsg>,
     shutdown: CancellationToken,
 ) -> JoinHandle<()> {
-    let (config, client) = (config.clone(), client.clone());
+    let (config, client, metrics) = (ctx.config.clone(), ctx.client.clone(), &ctx.metrics);
     match source {
-        Source::PullPoint => tokio::spawn(attach(
-            pullpoint::PullPoint::new(config, client, metrics.clone()).run(tx, shutdown),
-        )),
+        Source::PullPoint | Source::Push => tokio::spawn(attach(onvif_events(
+            config,
+            client,
+            metrics.clone(),
+            ctx.push.clone(),
+            tx,
+            shutdown,
+        ))),
         Source::Dahua => tokio::spawn(attach(
             stream::VendorStream::new(config, client, stream::Protocol::Dahua).run(tx, shutdown),
         )),
@@ -151,6 +210,60 @@ pub fn spawn(
         Source::CallStatus => tokio::spawn(attach(
             callstatus::CallStatus::new(config, client).run(tx, shutdown),
         )),
+        Source::DoorBird => tokio::spawn(attach(
+            doorbird::DoorBird::new(ctx.clone()).run(tx, shutdown),
+        )),
+    }
+}
+
+/// The camera's ONVIF events, as its `events` says: PullPoint, push, or PullPoint until it is
+/// found missing or broken and push (with `[push]`) from then on.
+async fn onvif_events(
+    config: Arc<CameraConfig>,
+    client: Client,
+    metrics: Metrics,
+    push: Option<Push>,
+    tx: mpsc::Sender<SourceMsg>,
+    shutdown: CancellationToken,
+) {
+    let pull = match config.events {
+        Events::Push => false,
+        Events::Pull => {
+            pullpoint::PullPoint::new(config, client, metrics)
+                .run(tx, shutdown)
+                .await;
+            return;
+        }
+        Events::Auto => {
+            let ended = pullpoint::PullPoint::new(config.clone(), client.clone(), metrics.clone())
+                .with_push(push.is_some())
+                .run(tx.clone(), shutdown.clone())
+                .await;
+            ended == pullpoint::Ended::Shutdown
+        }
+    };
+    if pull {
+        return;
+    }
+    match push {
+        Some(push) => {
+            push::PushSource::new(config, client, metrics, push)
+                .run(tx, shutdown)
+                .await;
+        }
+        None => {
+            // Config validation refuses events = "push" without [push]; a caller without the
+            // listener (`events --camera`) gets this.
+            let down = SourceMsg::Down(Box::new(Down {
+                source: Source::Push,
+                reason: "events = \"push\" needs the push listener, which is not running here; \
+                         add [push] to the config and run the bridge"
+                    .into(),
+            }));
+            if tx.send(down).await.is_ok() {
+                shutdown.cancelled().await;
+            }
+        }
     }
 }
 

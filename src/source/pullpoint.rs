@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 
 use super::{Down, Source, SourceMsg, UNSUBSCRIBE_DEADLINE};
 use crate::backoff::{Backoff, Failure, PROBE_INTERVAL, REJECTED_RETRY, random_jitter};
-use crate::config::CameraConfig;
+use crate::config::{CameraConfig, Events};
 use crate::event::DeviceInfo;
 use crate::metrics::Metrics;
 use crate::onvif::{self, Client, Retry, Subscription};
@@ -31,6 +31,39 @@ use crate::onvif::{self, Client, Retry, Subscription};
 pub const MIN_PULL_INTERVAL: Duration = Duration::from_secs(1);
 /// Shortest PullMessages timeout we send (some cameras take only whole seconds).
 pub const MIN_PULL_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Failed PullPoint sessions in a row (the camera answered, but with an error: a fault, HTTP
+/// 5xx, garbage) after which `events = "auto"` gives up pulling and subscribes for push.
+/// Unreachable cameras and rejected credentials do not count: push would not help them.
+pub const PULL_FAILURES_BEFORE_PUSH: u32 = 3;
+
+/// How a PullPoint source ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ended {
+    /// Shutdown (or the camera task is gone).
+    Shutdown,
+    /// `events = "auto"` with `[push]`: the PullPoint is refused or keeps failing, so push takes
+    /// over; the text says why, for the log.
+    Push(String),
+}
+
+/// Whether `error`, after `streak` failed sessions in a row (this one included), means the
+/// PullPoint is missing or broken, and why (pure). A camera that refuses
+/// CreatePullPointSubscription as not supported has none; one whose sessions failed
+/// [`PULL_FAILURES_BEFORE_PUSH`] times in a row with an answered error has a broken one.
+pub fn pull_point_broken(error: &onvif::Error, streak: u32) -> Option<String> {
+    match error {
+        onvif::Error::NotSupported { action, .. }
+            if action.contains("CreatePullPointSubscription") =>
+        {
+            Some("refuses CreatePullPointSubscription (not supported)".into())
+        }
+        _ if failure(error.retry()) == Failure::Answered && streak >= PULL_FAILURES_BEFORE_PUSH => {
+            Some(format!("failed {streak} times in a row (last: {error})"))
+        }
+        _ => None,
+    }
+}
 
 /// What becomes of a subscription after an error (pure).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +125,7 @@ pub struct PullPoint {
     config: Arc<CameraConfig>,
     client: Client,
     metrics: Metrics,
+    push_ready: bool,
 }
 
 impl PullPoint {
@@ -101,17 +135,32 @@ impl PullPoint {
             config,
             client,
             metrics,
+            push_ready: false,
         }
+    }
+
+    /// With `ready`, a broken PullPoint ends the source with [`Ended::Push`] when the camera's
+    /// `events` is `auto` (the push listener is configured). Without, it is logged once that
+    /// push would need `[push]`, and pulling goes on.
+    pub fn with_push(mut self, ready: bool) -> Self {
+        self.push_ready = ready;
+        self
     }
 
     /// Runs until `shutdown` (or until the camera task is gone), reporting on `tx`. Ends by
     /// unsubscribing what it holds (bounded by [`UNSUBSCRIBE_DEADLINE`]).
-    pub async fn run(self, tx: mpsc::Sender<SourceMsg>, shutdown: CancellationToken) {
+    pub async fn run(self, tx: mpsc::Sender<SourceMsg>, shutdown: CancellationToken) -> Ended {
         let mut backoff = Backoff::with_max(self.config.max_backoff);
         let mut previous: Option<Failure> = None;
         let mut held: Option<Held> = None;
         // What the camera task was last told: None before anything, then up or down.
         let mut reported: Option<bool> = None;
+        // Sessions in a row that failed with an answered error, reset by a PullMessages that
+        // worked or another kind of failure.
+        let mut streak = 0u32;
+        let mut said_push_needs_config = false;
+        let auto = self.config.events == Events::Auto;
+        let mut ended = Ended::Shutdown;
         loop {
             // Boxed, like renew and unsubscribe: the task's future is allocated for the whole
             // run, so only the held poll should decide its size (docs/performance.md).
@@ -132,7 +181,9 @@ impl PullPoint {
                         held = Some(session);
                         break;
                     }
-                    let end = self.pull_loop(&mut session.sub, &tx, &shutdown).await;
+                    let end = self
+                        .pull_loop(&mut session.sub, &tx, &shutdown, &mut streak)
+                        .await;
                     let err = match end {
                         End::Shutdown => {
                             held = Some(session);
@@ -149,6 +200,26 @@ impl PullPoint {
                 }
                 Err(e) => e,
             };
+            if failure(err.retry()) == Failure::Answered {
+                streak += 1;
+            } else {
+                streak = 0;
+            }
+            if let Some(why) = pull_point_broken(&err, streak).filter(|_| auto) {
+                if self.push_ready {
+                    info!("the camera's PullPoint {why}; switching to ONVIF push");
+                    ended = Ended::Push(why);
+                    break;
+                }
+                if !said_push_needs_config {
+                    said_push_needs_config = true;
+                    warn!(
+                        "the camera's PullPoint {why}; ONVIF push could take over but needs the \
+                         push listener: add [push] with listen and advertise_url to the config. \
+                         Still pulling"
+                    );
+                }
+            }
             let retry = err.retry();
             let failure = failure(retry);
             if reported != Some(false) {
@@ -186,6 +257,7 @@ impl PullPoint {
         if let Some(h) = held {
             Box::pin(self.release(&h.sub)).await;
         }
+        ended
     }
 
     /// Starts a session: the clock first (unauthenticated, so it doubles as the cheap probe of
@@ -235,11 +307,7 @@ impl PullPoint {
 
     /// The event service address, or a clear error when the camera has none.
     async fn events_service(&self) -> Result<url::Url, onvif::Error> {
-        let services = self.client.services().await?;
-        services.events.ok_or_else(|| onvif::Error::NotSupported {
-            url: onvif::error::redact(self.client.device_url()),
-            action: "the event service (PullPoint)".into(),
-        })
+        events_service(&self.client).await
     }
 
     /// Pulls and renews until an error or shutdown.
@@ -248,6 +316,7 @@ impl PullPoint {
         sub: &mut Subscription,
         tx: &mpsc::Sender<SourceMsg>,
         shutdown: &CancellationToken,
+        streak: &mut u32,
     ) -> End {
         let mut measured = self.client.clock_offset();
         let mut closed_once = false;
@@ -278,6 +347,7 @@ impl PullPoint {
             };
             match result {
                 Ok(r) => {
+                    *streak = 0;
                     // The client measures the clock again when the camera rejects a request
                     // for its time (a clock that jumped): report the new offset at once.
                     let offset = self.client.clock_offset();
@@ -337,26 +407,41 @@ impl PullPoint {
         release(&self.client, sub).await;
     }
 
-    /// Measures the camera clock; sets it to ours first when the user turned `set_clock` on
-    /// and it drifts beyond the threshold. A camera that refuses keeps working through the
-    /// offset.
     async fn sync_clock(&self) -> Result<jiff::SignedDuration, onvif::Error> {
-        let offset = self.client.sync_clock().await?;
-        if !self.config.set_clock || !drifts(&self.config, offset) {
-            return Ok(offset);
+        sync_clock(&self.client, &self.config).await
+    }
+}
+
+/// The event service address of the camera, or a clear error when it has none.
+pub async fn events_service(client: &Client) -> Result<url::Url, onvif::Error> {
+    let services = client.services().await?;
+    services.events.ok_or_else(|| onvif::Error::NotSupported {
+        url: onvif::error::redact(client.device_url()),
+        action: "the event service (PullPoint)".into(),
+    })
+}
+
+/// Measures the camera clock; sets it to ours first when the user turned `set_clock` on and it
+/// drifts beyond the threshold. A camera that refuses keeps working through the offset.
+pub async fn sync_clock(
+    client: &Client,
+    config: &CameraConfig,
+) -> Result<jiff::SignedDuration, onvif::Error> {
+    let offset = client.sync_clock().await?;
+    if !config.set_clock || !drifts(config, offset) {
+        return Ok(offset);
+    }
+    match client.set_system_time(jiff::Timestamp::now()).await {
+        Ok(after) => {
+            info!(
+                "set the camera clock (it was {:.1} s off; set_clock is on)",
+                offset.as_secs_f64()
+            );
+            Ok(after)
         }
-        match self.client.set_system_time(jiff::Timestamp::now()).await {
-            Ok(after) => {
-                info!(
-                    "set the camera clock (it was {:.1} s off; set_clock is on)",
-                    offset.as_secs_f64()
-                );
-                Ok(after)
-            }
-            Err(e) => {
-                warn!("could not set the camera clock: {e}");
-                Ok(offset)
-            }
+        Err(e) => {
+            warn!("could not set the camera clock: {e}");
+            Ok(offset)
         }
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use doorbell_bridge::config::{self, Config, RuleAction};
+use doorbell_bridge::config::{self, Config, Events, PushFrom, RuleAction};
 use doorbell_bridge::event::Kind;
 use doorbell_bridge::secret::Secret;
 use serde_json::{Value, json};
@@ -80,6 +80,7 @@ fn documented_options_become_a_config_the_bridge_accepts() {
     assert_eq!(cfg.storage.path, PathBuf::from("/media/doorbell-bridge"));
     assert_eq!(cfg.storage.max_age, Duration::from_secs(30 * 86_400));
     assert_eq!(cfg.storage.max_size, 2 << 30);
+    assert!(cfg.push.is_none(), "no push_advertise_url, no listener");
 
     assert_eq!(cfg.cameras.len(), 1);
     let cam = &cfg.cameras[0];
@@ -123,6 +124,9 @@ fn every_camera_option_and_rules_reach_the_config() {
     let mut options = fixture_options();
     options["cameras"][0]["ring_input"] = json!("AlarmIn_1");
     options["cameras"][0]["tls_insecure"] = json!(true);
+    options["cameras"][0]["events"] = json!("push");
+    options["cameras"][0]["push_from"] = json!("any");
+    options["push_advertise_url"] = json!("http://192.168.1.5:8090");
     options["cameras"]
         .as_array_mut()
         .unwrap()
@@ -152,6 +156,12 @@ fn every_camera_option_and_rules_reach_the_config() {
     };
     assert_eq!(front.ring_input.as_deref(), Some("AlarmIn_1"));
     assert!(front.tls_insecure);
+    assert_eq!(front.events, Events::Push);
+    assert_eq!(front.push_from, PushFrom::Any);
+    let push = cfg.push.as_ref().expect("push_advertise_url writes [push]");
+    assert_eq!(push.listen.port(), 8090, "the port config.yaml declares");
+    assert_eq!(push.advertise_url.as_str(), "http://192.168.1.5:8090/");
+    assert_eq!(garage.events, Events::Auto);
     let actions: Vec<_> = front
         .rules
         .iter()
