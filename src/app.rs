@@ -21,7 +21,8 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::archive::Archive;
 use crate::camera::{HttpClients, Supervisor};
 use crate::config::Config;
-use crate::event::{CameraId, Command};
+use crate::door::{self, CameraLink, DOOR_QUEUE, DoorTask};
+use crate::event::{CameraId, Command, DoorCommand};
 use crate::health;
 use crate::metrics::Metrics;
 use crate::mqtt::{Bridge, BridgeStatus, CameraMeta, Tuning};
@@ -43,6 +44,8 @@ pub struct Options {
     pub client: ClientOptions,
     /// MQTT timing.
     pub mqtt: Tuning,
+    /// The door rules' limits.
+    pub door: door::Rules,
 }
 
 impl Default for Options {
@@ -51,6 +54,7 @@ impl Default for Options {
             shutdown_deadline: SHUTDOWN_DEADLINE,
             client: ClientOptions::default(),
             mqtt: Tuning::default(),
+            door: door::Rules::default(),
         }
     }
 }
@@ -99,7 +103,8 @@ pub async fn start(
     );
     let sweep = Arc::new(Notify::new());
     tracker.spawn(sweeper(archive.clone(), sweep.clone(), shutdown.clone()));
-    let mut routes: HashMap<CameraId, mpsc::Sender<Trigger>> = HashMap::new();
+    warn_if_anonymous(config);
+    let mut routes: HashMap<CameraId, Routes> = HashMap::new();
     let mut http = HttpClients::default();
     for cam in &config.cameras {
         let cfg = Arc::new(cam.clone());
@@ -122,19 +127,41 @@ pub async fn start(
                 task.run(rx, shutdown.child_token())
                     .instrument(span.clone()),
             );
-            routes.insert(cfg.id.clone(), tx.clone());
             Some(tx)
         } else {
             None
         };
-        let sup = Supervisor::new(
-            cfg,
-            client,
+        let mut sup = Supervisor::new(
+            cfg.clone(),
+            client.clone(),
             updates.clone(),
-            snapshots,
+            snapshots.clone(),
             metrics.clone(),
             shutdown.child_token(),
         );
+        let door = match &cfg.relay {
+            Some(relay) => {
+                let (link_tx, link_rx) = tokio::sync::watch::channel(CameraLink::default());
+                sup = sup.with_door_link(link_tx);
+                let (tx, rx) = mpsc::channel(DOOR_QUEUE);
+                let task = DoorTask::new(
+                    cfg.clone(),
+                    relay.clone(),
+                    client,
+                    updates.clone(),
+                    snapshots.clone(),
+                    link_rx,
+                    options.door.clone(),
+                );
+                tracker.spawn(
+                    task.run(rx, shutdown.child_token())
+                        .instrument(span.clone()),
+                );
+                Some(tx)
+            }
+            None => None,
+        };
+        routes.insert(cfg.id.clone(), Routes { snapshots, door });
         tracker.spawn(sup.run().instrument(span));
     }
     // The cameras hold the only senders now: the publisher ends after the last one's offline.
@@ -213,10 +240,28 @@ async fn sweeper(archive: Archive, wake: Arc<Notify>, shutdown: CancellationToke
     }
 }
 
+/// With a door relay enabled and no MQTT username, anyone who can reach the broker can open
+/// the door: said once at start.
+fn warn_if_anonymous(config: &Config) {
+    let doors = config.cameras.iter().filter(|c| c.relay.is_some()).count();
+    if doors > 0 && config.mqtt.username.is_none() {
+        warn!(
+            doors,
+            "a door relay is enabled and the MQTT broker is used without a username: anyone on the network who can publish to it could open the door; give the broker users and an ACL (docs/security.md)"
+        );
+    }
+}
+
+/// Where one camera's commands go.
+struct Routes {
+    snapshots: Option<mpsc::Sender<Trigger>>,
+    door: Option<mpsc::Sender<DoorCommand>>,
+}
+
 /// Delivers MQTT commands to the camera they name.
 async fn route_commands(
     mut commands: mpsc::Receiver<(CameraId, Command)>,
-    routes: HashMap<CameraId, mpsc::Sender<Trigger>>,
+    routes: HashMap<CameraId, Routes>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -227,14 +272,28 @@ async fn route_commands(
                 None => return,
             },
         };
-        match (command, routes.get(&camera)) {
-            (Command::TakeSnapshot, Some(tx)) => {
+        let route = routes.get(&camera);
+        match command {
+            Command::TakeSnapshot => match route.and_then(|r| r.snapshots.as_ref()) {
                 // Full means a fetch is running; this request shares its picture.
-                let _ = tx.try_send(Trigger::Demand);
-            }
-            (Command::TakeSnapshot, None) => {
-                info!(camera = %camera, "snapshot asked for, but snapshots are off for this camera");
-            }
+                Some(tx) => {
+                    let _ = tx.try_send(Trigger::Demand);
+                }
+                None => {
+                    info!(camera = %camera, "snapshot asked for, but snapshots are off for this camera");
+                }
+            },
+            Command::OpenDoor(c) => match route.and_then(|r| r.door.as_ref()) {
+                Some(tx) => {
+                    // Never a queue of opens: a busy door task means this one is dropped.
+                    if tx.try_send(c).is_err() {
+                        warn!(camera = %camera, "door open request dropped: the door is busy with earlier ones");
+                    }
+                }
+                None => {
+                    info!(camera = %camera, "door open asked for, but this camera has no relay enabled");
+                }
+            },
         }
     }
 }

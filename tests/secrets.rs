@@ -180,6 +180,7 @@ async fn the_planted_password_never_leaks() {
             ..ClientOptions::default()
         },
         mqtt: tuning(),
+        door: Default::default(),
     };
     let running = app::start(&config, shutdown.clone(), options)
         .await

@@ -15,6 +15,7 @@ fn cameras() -> Cameras {
     let meta = CameraMeta {
         id: id(),
         name: "Front Door".into(),
+        door: None,
     };
     Cameras::new(default_topics(), vec![meta], true)
 }

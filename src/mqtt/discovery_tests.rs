@@ -16,6 +16,7 @@ fn announce(info: &DeviceInfo, kinds: &BTreeSet<Kind>) -> Value {
         name: "Front Door",
         info,
         kinds,
+        door: None,
     };
     serde_json::to_value(camera_config(&default_topics(), &cam)).unwrap()
 }

@@ -43,6 +43,43 @@ impl Client {
         self.read_capped(response, &url, max_bytes, timeout).await
     }
 
+    /// An authenticated request with an optional body (`(text, content type)`), Digest or
+    /// Basic as the server asks, for vendor commands (a door): the answer's body, at most
+    /// `max_bytes`. A status other than 2xx is an error (401 as [`Error::Unauthorized`]).
+    pub async fn command(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<(&str, &str)>,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let build = |text: &str| -> Result<String, Error> { Ok(text.to_owned()) };
+        let response = match body {
+            Some((text, content_type)) => {
+                let builder = || build(text);
+                self.send(method, url, Some((&builder, content_type)), timeout)
+                    .await?
+            }
+            None => self.send(method, url, None, timeout).await?,
+        };
+        let status = response.status();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(Error::Unauthorized {
+                url: redact(url),
+                detail: "HTTP 401".into(),
+                hint: HINT_HTTP_AUTH,
+            });
+        }
+        if !status.is_success() {
+            return Err(Error::Http {
+                url: redact(url),
+                status: status.as_u16(),
+            });
+        }
+        self.read_capped(response, url, max_bytes, timeout).await
+    }
+
     /// An authenticated GET whose body never ends (a vendor event stream): the response once
     /// its head has arrived within `head_timeout`, with no limit on the whole request. The
     /// caller reads it chunk by chunk under its own idle watchdog. A status other than 2xx is

@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use super::Fault;
 use super::auth;
@@ -18,7 +18,7 @@ use super::media::SNAPSHOT_PATH;
 use super::service::{self, Endpoint};
 use super::soap::{self, Code, Version};
 use super::state::Shared;
-use super::{dahua, hikvision};
+use super::{dahua, door, hikvision};
 use crate::hikvision::{ALERT_STREAM_PATH, DEVICE_INFO_PATH};
 
 /// Largest request body accepted.
@@ -37,6 +37,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/cgi-bin/eventManager.cgi", get(dahua::event_manager))
         .route("/cgi-bin/snapshot.cgi", get(dahua::snapshot))
         .route("/cgi-bin/magicBox.cgi", get(dahua::magic_box))
+        .route(
+            "/cgi-bin/accessControl.cgi",
+            get(door::dahua_access_control),
+        )
+        .route(
+            "/ISAPI/AccessControl/RemoteControl/door/capabilities",
+            get(door::hikvision_capabilities),
+        )
+        .route(
+            "/ISAPI/AccessControl/RemoteControl/door/{door}",
+            put(door::hikvision_door),
+        )
         .route(ALERT_STREAM_PATH, get(hikvision::alert_stream))
         .route(
             "/ISAPI/VideoIntercom/callStatus",

@@ -71,6 +71,16 @@
 //!   [`SimOptions::ring_for`] (`idle`); cameras answer 404 there. `GET /ISAPI/System/deviceInfo`
 //!   is `DeviceInfo` XML (deviceName, model, serialNumber, firmwareVersion, macAddress);
 //!   `GET /ISAPI/Streaming/channels/101/picture` the JPEG.
+//! - Doors ([`SimDoorbell::door_switches`] records every switch with its instant): ONVIF
+//!   device service GetRelayOutputs lists `Door1` (Bistable) and `Door2` (Monostable, PT2S);
+//!   SetRelayOutputState (`active`/`inactive`) and SetRelayOutputSettings switch them (unknown
+//!   token: `ter:InvalidArgVal`). Dahua VTO: `GET /cgi-bin/accessControl.cgi?action=openDoor&`
+//!   `channel=N&UserID=101&Type=Remote` answers `OK` (channel 1 or 2; other models and
+//!   requests `Error`, 400), `action=getDoorStatus` `Info.status=Close`. Hikvision door station:
+//!   `PUT /ISAPI/AccessControl/RemoteControl/door/N` (1 or 2) with
+//!   `<RemoteControlDoor><cmd>open</cmd></RemoteControlDoor>` answers a `ResponseStatus` with
+//!   `statusCode` 1 (else 400, statusCode 4); `GET .../door/capabilities` the door range. All
+//!   vendor door requests need HTTP Digest (with the request's own method).
 //! - [`Fault::Stall`]: open vendor streams and those opened during it go silent for good (no
 //!   heartbeat, no event) with the connection open; a stream opened after it behaves.
 //! - Each open stream holds at most [`MAX_QUEUED_BURSTS`] bursts for a slow reader (the oldest
@@ -81,6 +91,7 @@ pub mod auth;
 mod dahua;
 mod device;
 mod discovery;
+mod door;
 mod events;
 mod hikvision;
 mod http;
@@ -112,6 +123,7 @@ use self::vendor::Burst;
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
 pub use self::dahua::{BOUNDARY as DAHUA_BOUNDARY, DahuaQuirks, MAX_HEARTBEAT_SECS};
 pub use self::discovery::NAME as DISCOVERY_NAME;
+pub use self::door::{DoorSwitch, RELAY_TOKENS};
 pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
 pub use self::hikvision::{
     CallStatus, DEFAULT_HEARTBEAT as DEFAULT_ALERT_HEARTBEAT, DEFAULT_RING, HikQuirks,
@@ -531,6 +543,36 @@ impl SimDoorbell {
             loop {
                 let notified = self.shared.requested.notified();
                 if self.shared.lock().stats.action(action) >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    /// Every door and relay switch so far, oldest first.
+    pub fn door_switches(&self) -> Vec<DoorSwitch> {
+        self.shared.lock().door_switches.clone()
+    }
+
+    /// How many switches so far opened a door (ONVIF `active`, vendor `open`).
+    pub fn door_opens(&self) -> usize {
+        self.shared
+            .lock()
+            .door_switches
+            .iter()
+            .filter(|s| s.opens())
+            .count()
+    }
+
+    /// Resolves `true` once at least `count` door switches (of any kind) were recorded,
+    /// `false` after `timeout`.
+    pub async fn wait_for_door_switches(&self, count: usize, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.requested.notified();
+                if self.shared.lock().door_switches.len() >= count {
                     return;
                 }
                 notified.await;

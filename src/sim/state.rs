@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::dahua::DahuaQuirks;
+use super::door::{DoorSwitch, Relay};
 use super::events::Subscription;
 use super::hikvision::{Call, HikQuirks};
 use super::listener::Ports;
@@ -75,6 +76,10 @@ pub struct Inner {
     pub calls: u64,
     /// Vendor events posted so far (the Hikvision `activePostCount`).
     pub posts: u64,
+    /// The ONVIF relay outputs.
+    pub relays: Vec<Relay>,
+    /// Every door and relay switch, oldest first (bounded).
+    pub door_switches: Vec<DoorSwitch>,
 }
 
 impl Shared {
@@ -96,6 +101,8 @@ impl Shared {
             call: Call::default(),
             calls: 0,
             posts: 0,
+            relays: super::door::relays(),
+            door_switches: Vec::new(),
         };
         let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {
