@@ -187,7 +187,8 @@ pub async fn describe(client: &Client, api: RelayApi, door: &Door) -> Result<Vec
                 };
                 let delay = r
                     .delay
-                    .map(|d| format!(", delay {d:?}"))
+                    .filter(|_| r.mode == Some(RelayMode::Monostable))
+                    .map(|d| format!(", {d:?}"))
                     .unwrap_or_default();
                 format!("relay {} ({mode}{delay})", r.token)
             })
