@@ -259,7 +259,6 @@ async fn a_dahua_door_station_opens_from_the_lock() {
     rig.online().await;
     rig.opened("UNLOCK").await;
     rig.state(&format!("{CAM}/lock"), "OPEN").await;
-    rig.state(&format!("{CAM}/lock"), "LOCKED").await;
     let what: Vec<_> = rig
         .sim
         .door_switches()
@@ -544,4 +543,44 @@ async fn restart_and_reconnect_never_replay_an_open() {
     rig.refused("OPEN", "missing_code").await;
     assert_eq!(rig.sim.door_opens(), 1, "a restart replayed an open");
     rig.stop().await;
+}
+
+/// A door station reports its door on its event stream: a `door` binary sensor, and the lock
+/// shows the door until it says closed.
+async fn door_reports(personality: Personality, api: &str) {
+    let sim = sim(personality).await;
+    let mut rig = Rig::start(sim, &format!("api = \"{api}\"\n{}", relay("")), rules()).await;
+    rig.online().await;
+    rig.opened("OPEN").await;
+    rig.state(&format!("{CAM}/door"), "ON").await;
+    loop {
+        let d = rig
+            .sub
+            .next_on(
+                "homeassistant/device/doorbell-bridge_front_door/config",
+                WAIT,
+            )
+            .await
+            .json();
+        if let Some(door) = d["components"].get("door") {
+            assert_eq!(door["platform"], "binary_sensor", "{door}");
+            assert_eq!(door["device_class"], "door", "{door}");
+            break;
+        }
+    }
+    rig.sim.close_door();
+    rig.state(&format!("{CAM}/door"), "OFF").await;
+    rig.state(&format!("{CAM}/lock"), "LOCKED").await;
+    assert_eq!(rig.sim.door_opens(), 1);
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn a_dahua_vto_reports_its_door_and_the_lock_follows_it() {
+    door_reports(Personality::Dahua(DahuaModel::Vto), "dahua").await;
+}
+
+#[tokio::test]
+async fn a_hikvision_station_reports_its_door_and_the_lock_follows_it() {
+    door_reports(Personality::Hikvision(HikModel::Kv6113), "hikvision").await;
 }

@@ -189,7 +189,13 @@ impl Cameras {
                     out.push(latest(t.lock(&report.camera), OPEN));
                 }
             }
-            Update::DoorLocked { camera } => out.push(latest(t.lock(&camera), LOCKED)),
+            Update::DoorLocked { camera } => {
+                // A door that reports itself open keeps the lock open until it says closed.
+                let reported_open = self.cameras[&camera].states.get(&Kind::Door) == Some(&true);
+                if !reported_open {
+                    out.push(latest(t.lock(&camera), LOCKED));
+                }
+            }
             Update::ClockDrift { camera, offset_ms } => {
                 let seconds = format!("{:.3}", offset_ms as f64 / 1000.0);
                 out.push(latest(t.clock_drift(&camera), seconds));
@@ -233,6 +239,10 @@ impl Cameras {
                 Class::Ring,
             ));
             out.push(latest(t.last_ring(&id), format_time(e.time)));
+        }
+        if e.kind == Kind::Door && self.cameras[&id].door.is_some() {
+            // The device reports its door: the lock shows what it says.
+            out.push(latest(t.lock(&id), if e.active { OPEN } else { LOCKED }));
         }
         if e.kind.is_stateful() {
             out.push(latest(

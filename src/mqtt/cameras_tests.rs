@@ -337,3 +337,42 @@ fn every_door_request_is_an_event_and_an_open_shows_on_the_lock() {
     );
     assert!(!cameras().has_door(&id()));
 }
+
+#[test]
+fn a_door_that_reports_itself_drives_the_lock() {
+    let mut c = door_cameras();
+    let opened = summary(
+        &c.apply(Update::Event(event(Kind::Door, true, true)))
+            .unwrap(),
+    );
+    assert!(
+        opened.contains(&row("front_door/lock", "OPEN", true, Class::Latest)),
+        "{opened:?}"
+    );
+    assert!(
+        opened.contains(&row("front_door/door", "ON", true, Class::Latest)),
+        "{opened:?}"
+    );
+    // The pulse ends while the door is still open: the lock stays open.
+    assert!(
+        c.apply(Update::DoorLocked { camera: id() })
+            .unwrap()
+            .is_empty()
+    );
+    let closed = summary(
+        &c.apply(Update::Event(event(Kind::Door, false, false)))
+            .unwrap(),
+    );
+    assert!(
+        closed.contains(&row("front_door/lock", "LOCKED", true, Class::Latest)),
+        "{closed:?}"
+    );
+    // Without a relay the door is only a binary sensor.
+    let mut plain = cameras();
+    let out = summary(
+        &plain
+            .apply(Update::Event(event(Kind::Door, true, true)))
+            .unwrap(),
+    );
+    assert!(!out.iter().any(|m| m.0.ends_with("/lock")), "{out:?}");
+}

@@ -170,6 +170,7 @@ pub fn device_class(kind: Kind) -> Option<&'static str> {
         Kind::Package => Some("presence"),
         Kind::Tamper => Some("tamper"),
         Kind::Sound => Some("sound"),
+        Kind::Door => Some("door"),
         Kind::Ring | Kind::Input | Kind::Relay | Kind::Other => None,
     }
 }

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use super::http::{apply, digest_challenge};
 use super::soap::{Code, Envelope, Fault, TDS};
 use super::state::Shared;
-use super::vendor::{DahuaModel, HikModel, Personality};
+use super::vendor::{Burst, DahuaModel, HikModel, Personality};
 
 /// Switches kept (the oldest are forgotten beyond it).
 pub const MAX_SWITCHES: usize = 1024;
@@ -186,6 +186,29 @@ pub fn set_settings(s: &Shared, env: &Envelope) -> Result<String, Fault> {
     Ok("<tds:SetRelayOutputSettingsResponse/>".into())
 }
 
+/// A door station reports its door on its event stream (Dahua VTO `DoorStatus`, Hikvision
+/// station access-control events); other personalities say nothing.
+pub fn report_door(s: &Shared, open: bool) {
+    let burst = match s.options.personality {
+        Personality::Dahua(DahuaModel::Vto) => Burst::Dahua(super::dahua::door_status(open)),
+        Personality::Hikvision(HikModel::Kv6113) => {
+            let (count, now) = {
+                let mut inner = s.lock();
+                inner.posts += 1;
+                (inner.posts, inner.now())
+            };
+            Burst::Hikvision(super::hikvision::door_event(
+                s.addr.port(),
+                count,
+                now,
+                open,
+            ))
+        }
+        _ => return,
+    };
+    super::vendor::broadcast(s, burst);
+}
+
 type Shr = State<Arc<Shared>>;
 
 /// Counts, applies the fault, checks the personality and Digest for `method`.
@@ -243,6 +266,7 @@ pub async fn dahua_access_control(State(s): Shr, uri: Uri, headers: HeaderMap) -
             if q.get("Type").map(String::as_str) == Some("Remote") && q.contains_key("UserID") =>
         {
             record(&s, "dahua", ch.clone(), "open");
+            report_door(&s, true);
             (StatusCode::OK, "OK\r\n").into_response()
         }
         (Some("getDoorStatus"), Some(_)) => {
@@ -308,6 +332,7 @@ pub async fn hikvision_door(
         return xml(StatusCode::BAD_REQUEST, response_status(4, "badXmlContent"));
     }
     record(&s, "hikvision", door, "open");
+    report_door(&s, true);
     xml(StatusCode::OK, response_status(1, "ok"))
 }
 

@@ -80,7 +80,10 @@
 //!   `PUT /ISAPI/AccessControl/RemoteControl/door/N` (1 or 2) with
 //!   `<RemoteControlDoor><cmd>open</cmd></RemoteControlDoor>` answers a `ResponseStatus` with
 //!   `statusCode` 1 (else 400, statusCode 4); `GET .../door/capabilities` the door range. All
-//!   vendor door requests need HTTP Digest (with the request's own method).
+//!   vendor door requests need HTTP Digest (with the request's own method). After an open a
+//!   door station reports its door open on the event stream (VTO `DoorStatus` Pulse
+//!   `{"Status":"Open"}`, station `AccessControllerEvent` 5/25), and closed on
+//!   [`SimDoorbell::close_door`] (`Close`, 5/26).
 //! - [`Fault::Stall`]: open vendor streams and those opened during it go silent for good (no
 //!   heartbeat, no event) with the connection open; a stream opened after it behaves.
 //! - Each open stream holds at most [`MAX_QUEUED_BURSTS`] bursts for a slow reader (the oldest
@@ -549,6 +552,13 @@ impl SimDoorbell {
             }
         };
         tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    /// The door swings shut: a door station reports it on its event stream (Dahua VTO
+    /// `DoorStatus` Close, Hikvision access-control event 5/26). After an open it reported
+    /// the door open (Status Open, 5/25).
+    pub fn close_door(&self) {
+        door::report_door(&self.shared, false);
     }
 
     /// Every door and relay switch so far, oldest first.
