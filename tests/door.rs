@@ -584,3 +584,16 @@ async fn a_dahua_vto_reports_its_door_and_the_lock_follows_it() {
 async fn a_hikvision_station_reports_its_door_and_the_lock_follows_it() {
     door_reports(Personality::Hikvision(HikModel::Kv6113), "hikvision").await;
 }
+
+#[tokio::test]
+async fn stopping_within_the_pulse_switches_a_bistable_relay_back() {
+    let sim = sim(Personality::Onvif).await;
+    let camera = "[cameras.relay]\nenabled = true\npulse = \"30s\"\n";
+    let mut rig = Rig::start(sim, camera, rules()).await;
+    rig.online().await;
+    rig.opened("OPEN").await;
+    rig.stop_bridge().await;
+    let what: Vec<_> = rig.sim.door_switches().iter().map(|s| s.what).collect();
+    assert_eq!(what, ["active", "inactive"], "the relay was left active");
+    rig.stop().await;
+}

@@ -103,13 +103,15 @@ impl DoorTask {
                 },
                 () = tokio::time::sleep_until(relock.unwrap_or_else(tokio::time::Instant::now)), if relock.is_some() => {
                     if let Some((_, release)) = pending.take() {
-                        Box::pin(self.relock(release)).await;
+                        Box::pin(self.relock(release, MAX_RELEASE_ATTEMPTS)).await;
                     }
                 }
             }
         }
+        // Stopping within the pulse: switch the relay back now, once (the shutdown deadline
+        // leaves no room for retries).
         if let Some((_, release)) = pending.take() {
-            Box::pin(self.relock(release)).await;
+            Box::pin(self.relock(release, 1)).await;
         }
     }
 
@@ -157,13 +159,13 @@ impl DoorTask {
 
     /// The pulse is over: a bistable relay back to inactive (retried, bounded), the lock shown
     /// locked.
-    async fn relock(&self, release: Option<String>) {
+    async fn relock(&self, release: Option<String>, attempts: u32) {
         if let Some(token) = release {
             let mut attempt = 1;
             loop {
                 match relay::release(&self.client, &token).await {
                     Ok(()) => break,
-                    Err(why) if attempt < MAX_RELEASE_ATTEMPTS => {
+                    Err(why) if attempt < attempts => {
                         warn!(
                             relay = token,
                             "cannot switch the door relay back yet: {why}"
@@ -174,7 +176,7 @@ impl DoorTask {
                     Err(why) => {
                         warn!(
                             relay = token,
-                            "the door relay is still active after {MAX_RELEASE_ATTEMPTS} attempts to switch it back: {why}; check the door"
+                            "the door relay is still active after {attempts} attempt(s) to switch it back: {why}; check the door"
                         );
                         return;
                     }
