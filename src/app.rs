@@ -243,13 +243,19 @@ async fn sweeper(archive: Archive, wake: Arc<Notify>, shutdown: CancellationToke
 /// With a door relay enabled and no MQTT username, anyone who can reach the broker can open
 /// the door: said once at start.
 fn warn_if_anonymous(config: &Config) {
-    let doors = config.cameras.iter().filter(|c| c.relay.is_some()).count();
-    if doors > 0 && config.mqtt.username.is_none() {
+    if let Some(doors) = exposed_doors(config) {
         warn!(
             doors,
             "a door relay is enabled and the MQTT broker is used without a username: anyone on the network who can publish to it could open the door; give the broker users and an ACL (docs/security.md)"
         );
     }
+}
+
+/// How many doors anyone on the broker could open: `Some` when a relay is enabled and the
+/// broker is used without a username (pure).
+pub fn exposed_doors(config: &Config) -> Option<usize> {
+    let doors = config.cameras.iter().filter(|c| c.relay.is_some()).count();
+    (doors > 0 && config.mqtt.username.is_none()).then_some(doors)
 }
 
 /// Where one camera's commands go.
@@ -349,5 +355,24 @@ async fn wait_for_signal() -> std::io::Result<()> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => r,
         _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(mqtt: &str, relay: bool) -> Config {
+        let text = format!(
+            "[mqtt]\n{mqtt}\n[[cameras]]\nid = \"a\"\nurl = \"192.168.1.20\"\n[cameras.relay]\nenabled = {relay}\n"
+        );
+        crate::config::from_toml(&text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn only_a_relay_on_an_anonymous_broker_is_warned_about() {
+        assert_eq!(exposed_doors(&config("", true)), Some(1));
+        assert_eq!(exposed_doors(&config("", false)), None);
+        assert_eq!(exposed_doors(&config("username = \"bridge\"", true)), None);
     }
 }
