@@ -21,7 +21,8 @@ use tracing::{Instrument, info, info_span, warn};
 use crate::archive::Archive;
 use crate::camera::{HttpClients, Supervisor};
 use crate::config::Config;
-use crate::event::{CameraId, Command};
+use crate::door::{self, CameraLink, DOOR_QUEUE, DoorTask};
+use crate::event::{CameraId, Command, DoorCommand};
 use crate::health;
 use crate::metrics::Metrics;
 use crate::mqtt::{Bridge, BridgeStatus, CameraMeta, Tuning};
@@ -44,6 +45,8 @@ pub struct Options {
     pub client: ClientOptions,
     /// MQTT timing.
     pub mqtt: Tuning,
+    /// The door rules' limits.
+    pub door: door::Rules,
 }
 
 impl Default for Options {
@@ -52,6 +55,7 @@ impl Default for Options {
             shutdown_deadline: SHUTDOWN_DEADLINE,
             client: ClientOptions::default(),
             mqtt: Tuning::default(),
+            door: door::Rules::default(),
         }
     }
 }
@@ -114,7 +118,8 @@ pub async fn start(
             Some(push)
         }
     };
-    let mut routes: HashMap<CameraId, mpsc::Sender<Trigger>> = HashMap::new();
+    warn_if_anonymous(config);
+    let mut routes: HashMap<CameraId, Routes> = HashMap::new();
     let mut http = HttpClients::default();
     for cam in &config.cameras {
         let cfg = Arc::new(cam.clone());
@@ -141,20 +146,42 @@ pub async fn start(
                 task.run(rx, shutdown.child_token())
                     .instrument(span.clone()),
             );
-            routes.insert(cfg.id.clone(), tx.clone());
             Some(tx)
         } else {
             None
         };
-        let sup = Supervisor::new(
-            cfg,
-            client,
+        let mut sup = Supervisor::new(
+            cfg.clone(),
+            client.clone(),
             updates.clone(),
-            snapshots,
+            snapshots.clone(),
             metrics.clone(),
             shutdown.child_token(),
         )
         .with_push(push.clone());
+        let door = match &cfg.relay {
+            Some(relay) => {
+                let (link_tx, link_rx) = tokio::sync::watch::channel(CameraLink::default());
+                sup = sup.with_door_link(link_tx);
+                let (tx, rx) = mpsc::channel(DOOR_QUEUE);
+                let task = DoorTask::new(
+                    cfg.clone(),
+                    relay.clone(),
+                    client,
+                    updates.clone(),
+                    snapshots.clone(),
+                    link_rx,
+                    options.door.clone(),
+                );
+                tracker.spawn(
+                    task.run(rx, shutdown.child_token())
+                        .instrument(span.clone()),
+                );
+                Some(tx)
+            }
+            None => None,
+        };
+        routes.insert(cfg.id.clone(), Routes { snapshots, door });
         tracker.spawn(sup.run().instrument(span));
     }
     // The cameras hold the only senders now: the publisher ends after the last one's offline.
@@ -234,10 +261,34 @@ async fn sweeper(archive: Archive, wake: Arc<Notify>, shutdown: CancellationToke
     }
 }
 
+/// With a door relay enabled and no MQTT username, anyone who can reach the broker can open
+/// the door: said once at start.
+fn warn_if_anonymous(config: &Config) {
+    if let Some(doors) = exposed_doors(config) {
+        warn!(
+            doors,
+            "a door relay is enabled and the MQTT broker is used without a username: anyone on the network who can publish to it could open the door; give the broker users and an ACL (docs/security.md)"
+        );
+    }
+}
+
+/// How many doors anyone on the broker could open: `Some` when a relay is enabled and the
+/// broker is used without a username (pure).
+pub fn exposed_doors(config: &Config) -> Option<usize> {
+    let doors = config.cameras.iter().filter(|c| c.relay.is_some()).count();
+    (doors > 0 && config.mqtt.username.is_none()).then_some(doors)
+}
+
+/// Where one camera's commands go.
+struct Routes {
+    snapshots: Option<mpsc::Sender<Trigger>>,
+    door: Option<mpsc::Sender<DoorCommand>>,
+}
+
 /// Delivers MQTT commands to the camera they name.
 async fn route_commands(
     mut commands: mpsc::Receiver<(CameraId, Command)>,
-    routes: HashMap<CameraId, mpsc::Sender<Trigger>>,
+    routes: HashMap<CameraId, Routes>,
     shutdown: CancellationToken,
 ) {
     loop {
@@ -248,14 +299,28 @@ async fn route_commands(
                 None => return,
             },
         };
-        match (command, routes.get(&camera)) {
-            (Command::TakeSnapshot, Some(tx)) => {
+        let route = routes.get(&camera);
+        match command {
+            Command::TakeSnapshot => match route.and_then(|r| r.snapshots.as_ref()) {
                 // Full means a fetch is running; this request shares its picture.
-                let _ = tx.try_send(Trigger::Demand);
-            }
-            (Command::TakeSnapshot, None) => {
-                info!(camera = %camera, "snapshot asked for, but snapshots are off for this camera");
-            }
+                Some(tx) => {
+                    let _ = tx.try_send(Trigger::Demand);
+                }
+                None => {
+                    info!(camera = %camera, "snapshot asked for, but snapshots are off for this camera");
+                }
+            },
+            Command::OpenDoor(c) => match route.and_then(|r| r.door.as_ref()) {
+                Some(tx) => {
+                    // Never a queue of opens: a busy door task means this one is dropped.
+                    if tx.try_send(c).is_err() {
+                        warn!(camera = %camera, "door open request dropped: the door is busy with earlier ones");
+                    }
+                }
+                None => {
+                    info!(camera = %camera, "door open asked for, but this camera has no relay enabled");
+                }
+            },
         }
     }
 }
@@ -311,5 +376,24 @@ async fn wait_for_signal() -> std::io::Result<()> {
     tokio::select! {
         r = tokio::signal::ctrl_c() => r,
         _ = term.recv() => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(mqtt: &str, relay: bool) -> Config {
+        let text = format!(
+            "[mqtt]\n{mqtt}\n[[cameras]]\nid = \"a\"\nurl = \"192.168.1.20\"\n[cameras.relay]\nenabled = {relay}\n"
+        );
+        crate::config::from_toml(&text, std::path::Path::new("t.toml")).unwrap()
+    }
+
+    #[test]
+    fn only_a_relay_on_an_anonymous_broker_is_warned_about() {
+        assert_eq!(exposed_doors(&config("", true)), Some(1));
+        assert_eq!(exposed_doors(&config("", false)), None);
+        assert_eq!(exposed_doors(&config("username = \"bridge\"", true)), None);
     }
 }

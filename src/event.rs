@@ -7,9 +7,12 @@
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde::{Serialize, Serializer};
+
+use crate::secret::Secret;
 
 /// A camera's id from the config: a lowercase slug `[a-z0-9_]+`, stable in topics and unique ids.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -108,13 +111,15 @@ pub enum Kind {
     Input,
     /// A relay output.
     Relay,
+    /// A door's contact: open (active) or closed, as a door station reports it.
+    Door,
     /// A topic no rule knows: published, never dropped, so the user can write a rule.
     Other,
 }
 
 impl Kind {
     /// Every kind, in a stable order.
-    pub const ALL: [Kind; 14] = [
+    pub const ALL: [Kind; 15] = [
         Kind::Ring,
         Kind::Motion,
         Kind::Person,
@@ -128,6 +133,7 @@ impl Kind {
         Kind::Sound,
         Kind::Input,
         Kind::Relay,
+        Kind::Door,
         Kind::Other,
     ];
 
@@ -147,6 +153,7 @@ impl Kind {
             Kind::Sound => "sound",
             Kind::Input => "input",
             Kind::Relay => "relay",
+            Kind::Door => "door",
             Kind::Other => "other",
         }
     }
@@ -167,7 +174,7 @@ impl fmt::Display for Kind {
 /// Why a string is not a [`Kind`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown event kind {0:?}; expected one of ring, motion, person, vehicle, animal, face, package, line_crossing, intrusion, tamper, sound, input, relay, other"
+    "unknown event kind {0:?}; expected one of ring, motion, person, vehicle, animal, face, package, line_crossing, intrusion, tamper, sound, input, relay, door, other"
 )]
 pub struct UnknownKind(pub String);
 
@@ -348,6 +355,8 @@ pub enum SnapshotReason {
     Demand,
     /// The periodic timer (`snapshot.interval`).
     Interval,
+    /// Someone asked to open the door (accepted or refused): who was at the door.
+    Door,
 }
 
 /// The event a snapshot was taken for, as far as the picture's description needs it.
@@ -374,14 +383,15 @@ impl SnapshotReason {
         }))
     }
 
-    /// `event`, `burst`, `demand` or `interval`: the `reason` field of `snapshot/info` and of
-    /// the archive sidecar.
+    /// `event`, `burst`, `demand`, `interval` or `door`: the `reason` field of
+    /// `snapshot/info` and of the archive sidecar.
     pub fn as_str(&self) -> &'static str {
         match self {
             SnapshotReason::Event(_) => "event",
             SnapshotReason::Burst(_) => "burst",
             SnapshotReason::Demand => "demand",
             SnapshotReason::Interval => "interval",
+            SnapshotReason::Door => "door",
         }
     }
 
@@ -389,7 +399,7 @@ impl SnapshotReason {
     pub fn event(&self) -> Option<&SnapshotEvent> {
         match self {
             SnapshotReason::Event(e) | SnapshotReason::Burst(e) => Some(e),
-            SnapshotReason::Demand | SnapshotReason::Interval => None,
+            SnapshotReason::Demand | SnapshotReason::Interval | SnapshotReason::Door => None,
         }
     }
 
@@ -466,6 +476,14 @@ pub enum Update {
         /// `<source>: <reason>` per source that is down, joined with `; `; empty: none.
         down: String,
     },
+    /// Someone asked to open the door: what became of it (the `door` event).
+    Door(Box<DoorReport>),
+    /// The door is shut again after an open (the lock shows `LOCKED`), sent by the door
+    /// task `pulse` after a successful open.
+    DoorLocked {
+        /// Which camera.
+        camera: CameraId,
+    },
     /// The camera clock's offset from ours, measured at connect.
     ClockDrift {
         /// Which camera.
@@ -482,7 +500,9 @@ impl Update {
             Update::Online { camera, .. }
             | Update::Offline { camera, .. }
             | Update::Sources { camera, .. }
-            | Update::ClockDrift { camera, .. } => camera,
+            | Update::ClockDrift { camera, .. }
+            | Update::DoorLocked { camera } => camera,
+            Update::Door(d) => &d.camera,
             Update::Event(e) => &e.camera,
             Update::Snapshot(s) => &s.camera,
         }
@@ -490,10 +510,129 @@ impl Update {
 }
 
 /// MQTT-side requests for a camera.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Take a snapshot now.
     TakeSnapshot,
+    /// Open the door: the facts of the delivery, which the door task judges
+    /// (`door::policy`).
+    OpenDoor(DoorCommand),
+}
+
+/// An open-the-door request as it arrived: what was asked, and how the message came. The
+/// MQTT side only reports; every rule about it is in `door::policy`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorCommand {
+    /// The code the user typed, if the command carried one.
+    pub code: Option<Secret>,
+    /// The message was delivered as retained: an old command, never an open.
+    pub retained: bool,
+    /// Time between the bridge's (re)subscribe to the command topic and this message.
+    pub since_subscribe: Duration,
+    /// When the bridge received it, so a command that waited is judged by its arrival.
+    pub received: Instant,
+}
+
+/// What became of a request to open the door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DoorOutcome {
+    /// The camera accepted the open request.
+    Opened,
+    /// The bridge refused it; the door was not touched.
+    Refused(DoorRefusal),
+    /// The bridge asked the camera, which failed (unreachable, refused credentials, an error
+    /// status). The text names the camera URL, never a secret.
+    Failed(String),
+}
+
+/// Why the bridge refused to open the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DoorRefusal {
+    /// The command was a retained message (an old command replayed by the broker).
+    Retained,
+    /// It arrived within the grace after a (re)subscribe, where a broker could replay old
+    /// messages.
+    JustSubscribed,
+    /// It waited too long before the door task saw it (never an open from a queue).
+    Stale,
+    /// A code is configured and the command had none.
+    MissingCode,
+    /// The code was wrong.
+    WrongCode,
+    /// Too many wrong codes: every code is refused for a while.
+    CodeLockout,
+    /// The door was opened moments ago.
+    TooSoon,
+    /// The camera is offline: refused, not queued.
+    Offline,
+}
+
+impl DoorRefusal {
+    /// The `reason` field of the `door` event and of the log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DoorRefusal::Retained => "retained",
+            DoorRefusal::JustSubscribed => "just_subscribed",
+            DoorRefusal::Stale => "stale",
+            DoorRefusal::MissingCode => "missing_code",
+            DoorRefusal::WrongCode => "wrong_code",
+            DoorRefusal::CodeLockout => "code_lockout",
+            DoorRefusal::TooSoon => "too_soon",
+            DoorRefusal::Offline => "offline",
+        }
+    }
+}
+
+impl DoorOutcome {
+    /// `opened`, `refused` or `failed`: the `outcome` field of the `door` event.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DoorOutcome::Opened => "opened",
+            DoorOutcome::Refused(_) => "refused",
+            DoorOutcome::Failed(_) => "failed",
+        }
+    }
+}
+
+/// One request to open the door and what became of it: published as the `door` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorReport {
+    /// Which camera.
+    pub camera: CameraId,
+    /// When the bridge decided (our clock).
+    pub time: jiff::Timestamp,
+    /// The outcome.
+    pub outcome: DoorOutcome,
+}
+
+/// `{"camera", "kind": "door", "action": "open", "outcome", "reason", "time"}`.
+impl Serialize for DoorReport {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Fields<'a> {
+            camera: &'a CameraId,
+            kind: &'static str,
+            action: &'static str,
+            outcome: &'static str,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            reason: Option<&'a str>,
+            time: String,
+        }
+        let reason = match &self.outcome {
+            DoorOutcome::Opened => None,
+            DoorOutcome::Refused(r) => Some(r.as_str()),
+            DoorOutcome::Failed(why) => Some(why.as_str()),
+        };
+        Fields {
+            camera: &self.camera,
+            kind: "door",
+            action: "open",
+            outcome: self.outcome.as_str(),
+            reason,
+            time: format_time(self.time),
+        }
+        .serialize(s)
+    }
 }
 
 #[cfg(test)]
@@ -589,7 +728,8 @@ mod tests {
                 ("interval", "interval")
             ]
         );
-        // A file name alone tells an event's picture from the others.
+        // A file name alone tells an event's picture from the others. (A door picture is
+        // named `door` whether a door event or an open request took it.)
         for k in Kind::ALL {
             assert!(!["demand", "interval"].contains(&k.as_str()), "{k:?}");
         }
@@ -610,6 +750,25 @@ mod tests {
             serde_json::to_value(SnapshotReason::Interval).unwrap(),
             serde_json::json!({"reason": "interval", "kind": null})
         );
+    }
+
+    #[test]
+    fn a_door_report_names_its_outcome_and_reason() {
+        let report = |outcome| DoorReport {
+            camera: CameraId::new("front_door").unwrap(),
+            time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+            outcome,
+        };
+        assert_eq!(
+            serde_json::to_value(report(DoorOutcome::Refused(DoorRefusal::WrongCode))).unwrap(),
+            serde_json::json!({
+                "camera": "front_door", "kind": "door", "action": "open", "outcome": "refused",
+                "reason": "wrong_code", "time": "2026-11-29T08:15:00.123Z"
+            })
+        );
+        let opened = serde_json::to_value(report(DoorOutcome::Opened)).unwrap();
+        assert_eq!(opened["outcome"], "opened");
+        assert!(opened.get("reason").is_none());
     }
 
     #[test]

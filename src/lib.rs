@@ -12,6 +12,8 @@
 //!    Event -> Trigger -> snapshot task -> archive -> Update::Snapshot -+-> bounded mpsc<Update>
 //! mqtt::publisher -> outbox -> topics + discovery -> rumqttc -> broker -> Home Assistant
 //! mqtt commands (<base>/<camera>/snapshot/set) -> app router -> that camera's snapshot task
+//! mqtt <base>/<camera>/door/set -> DoorCommand -> app router -> that camera's door task
+//!    -> door::policy -> door::relay (ONVIF DeviceIO | Dahua | Hikvision) -> Update::Door
 //! archive sweeper (start, hourly, over the size limit) -> retention::select_expired -> delete
 //! ```
 //!
@@ -25,6 +27,7 @@
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
 //! - [`doorbird`]: the DoorBird LAN API: device information, favorites, schedule, code table.
+//! - [`door`]: opening a camera's door: the rules (pure), the per-API requests, the task.
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
 //! - [`health`]: the health and metrics HTTP server (only when `[http]` is configured).
 //! - [`hikvision`]: the Hikvision alert stream and door-station call status, event table.
@@ -60,6 +63,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod dahua;
+pub mod door;
 pub mod doorbird;
 pub mod event;
 pub mod health;

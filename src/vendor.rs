@@ -71,6 +71,10 @@ pub struct CodeRule {
     /// Whether the device clears the state itself ([`Timing::Pulse`]: the per-kind hold does).
     /// [`Edge::Pulse`] messages are always pulses.
     pub timing: Timing,
+    /// A code that reports a state in its data (a door's `Status=Open|Close`): the data item
+    /// and the values that mean active. The message then sets that state, whatever its edge,
+    /// and nothing clears it but the next report. `None`: the edge gives the state.
+    pub state: Option<(&'static str, &'static [&'static str])>,
     /// Where the knowledge comes from.
     pub evidence: &'static str,
 }
@@ -109,6 +113,16 @@ pub fn derive(table: &[CodeRule], code: &str, edge: Edge, data: &Items) -> Deriv
         Some((i, r)) => (kind_of(r.kind, data), r.timing, Some(i)),
         None => (Kind::Other, Timing::State, None),
     };
+    if let Some((item, on)) = found.and_then(|(_, r)| r.state) {
+        let active =
+            lookup(data, item).is_some_and(|v| on.iter().any(|w| v.trim().eq_ignore_ascii_case(w)));
+        return Derived {
+            kind,
+            active,
+            timing: Timing::State,
+            rule,
+        };
+    }
     Derived {
         kind,
         active: edge != Edge::Stop,
@@ -301,6 +315,7 @@ mod tests {
             when: &[("Action", &["Invite"])],
             kind: KindFrom::Fixed(Kind::Ring),
             timing: Timing::State,
+            state: None,
             evidence: "test",
         },
         CodeRule {
@@ -313,6 +328,7 @@ mod tests {
                 otherwise: Kind::Intrusion,
             },
             timing: Timing::State,
+            state: None,
             evidence: "test",
         },
     ];

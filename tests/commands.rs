@@ -110,6 +110,7 @@ async fn check_passes_against_a_healthy_sim_with_a_table_and_json() {
         "snapshot",
         "topics",
         "api",
+        "relay",
         "connect",
     ] {
         assert!(
@@ -130,7 +131,7 @@ async fn check_passes_against_a_healthy_sim_with_a_table_and_json() {
     assert_eq!(v["ok"], true);
     let cam = &v["cameras"][0];
     assert_eq!(cam["id"], "front_door");
-    assert_eq!(cam["steps"].as_array().unwrap().len(), 9, "{cam}");
+    assert_eq!(cam["steps"].as_array().unwrap().len(), 10, "{cam}");
     for s in cam["steps"].as_array().unwrap() {
         assert_eq!(s["status"], "ok", "{s}");
     }
@@ -220,6 +221,53 @@ async fn check_on_a_doorbell_without_onvif_skips_the_onvif_steps_and_tests_its_v
     assert_eq!(step(cam, "dahua")["status"], "ok", "{cam}");
     assert!(out.status.success(), "no step failed: {cam}\n{stderr}");
     sim.shutdown().await;
+}
+
+/// `check` lists the relays or doors a camera reports, for each API, and never switches one.
+#[tokio::test(flavor = "multi_thread")]
+async fn check_lists_the_relays_and_never_switches_one() {
+    use doorbell_bridge::sim::{DahuaModel, HikModel, Personality};
+    let broker = Broker::start();
+    let cases = [
+        (Personality::Onvif, "onvif", "relay Door1 (bistable)"),
+        (
+            Personality::Dahua(DahuaModel::Vto),
+            "dahua",
+            "Info.status=Close",
+        ),
+        (
+            Personality::Hikvision(HikModel::Kv6113),
+            "hikvision",
+            "RemoteControlDoor",
+        ),
+    ];
+    for (personality, api, want) in cases {
+        let sim = SimDoorbell::start(SimOptions {
+            personality,
+            ..SimOptions::default()
+        })
+        .await
+        .unwrap();
+        let cfg = write_config(&format!(
+            "[mqtt]\nurl = \"mqtt://127.0.0.1:{}\"\n{}api = \"{api}\"\n[cameras.relay]\nenabled = true\n",
+            broker.port(),
+            camera_toml(sim.device_url().as_str(), "password")
+        ));
+        let out = bridge(&cfg.path, &["check", "--json"]).await;
+        let (stdout, stderr) = text(&out);
+        let v: serde_json::Value = serde_json::from_str(&stdout).expect("check --json is JSON");
+        let relay = step(&v["cameras"][0], "relay");
+        assert_eq!(relay["status"], "ok", "{api}: {relay}\n{stderr}");
+        assert!(
+            relay["detail"].as_str().unwrap().contains(want),
+            "{api}: {relay}"
+        );
+        assert!(
+            sim.door_switches().is_empty(),
+            "{api}: check switched a door"
+        );
+        sim.shutdown().await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -159,6 +159,7 @@ fn options() -> Options {
             ..ClientOptions::default()
         },
         mqtt: support::bridge::tuning(),
+        door: Default::default(),
     }
 }
 

@@ -77,6 +77,7 @@ max_backoff = "1s"
             ..ClientOptions::default()
         },
         mqtt: support::bridge::tuning(),
+        door: Default::default(),
         ..Options::default()
     };
     let token = CancellationToken::new();

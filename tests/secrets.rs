@@ -28,6 +28,8 @@ use support::logs::Capture;
 use tokio_util::sync::CancellationToken;
 
 const PLANTED: &str = "Pl4nted-pw-7d1e";
+/// The door code, planted too (Home Assistant sends it on the command topic).
+const PLANTED_CODE: &str = "C0de-88125";
 const MQTT_USER: &str = "bridge";
 const CAMERA_USER: &str = "admin";
 
@@ -35,6 +37,7 @@ const CAMERA_USER: &str = "admin";
 fn needles() -> Vec<String> {
     vec![
         PLANTED.to_owned(),
+        PLANTED_CODE.to_owned(),
         BASE64.encode(PLANTED),
         BASE64.encode(format!("{CAMERA_USER}:{PLANTED}")),
         BASE64.encode(format!("{MQTT_USER}:{PLANTED}")),
@@ -105,6 +108,9 @@ username = "{CAMERA_USER}"
 password = "{PLANTED}"
 pull_timeout = "1s"
 max_backoff = "2s"
+[cameras.relay]
+enabled = true
+code = "{PLANTED_CODE}"
 
 [[cameras]]
 id = "back_door"
@@ -231,6 +237,10 @@ async fn the_planted_password_never_leaks() {
             ..ClientOptions::default()
         },
         mqtt: tuning(),
+        door: doorbell_bridge::door::Rules {
+            subscribe_grace: Duration::ZERO,
+            ..Default::default()
+        },
     };
     let running = app::start(&config, shutdown.clone(), options)
         .await
@@ -252,6 +262,21 @@ async fn the_planted_password_never_leaks() {
     sub.publish(&format!("{base}/snapshot/set"), "PRESS", false)
         .await;
     until(&mut sub, &mut seen, &format!("{base}/snapshot"), None).await;
+    // The door: a wrong code, then the right one (the log names the outcome, never the code).
+    let door = format!("{base}/door/set");
+    for code in ["0000", PLANTED_CODE] {
+        let command = format!(r#"{{"action":"OPEN","code":"{code}"}}"#);
+        sub.publish(&door, &command, false).await;
+        loop {
+            let m = sub.next_on(&format!("{base}/event"), WAIT).await;
+            let done = m.text().contains("\"kind\":\"door\"");
+            seen.push(m);
+            if done {
+                break;
+            }
+        }
+    }
+    capture.wait_for("door opened on request").await;
     // The camera that refuses the password has said so in the log.
     capture.wait_for("camera refuses us").await;
     // The push camera rings through the listener; its route token is a secret too.
@@ -379,6 +404,8 @@ async fn the_planted_password_never_leaks() {
     }
 
     assert!(seen.len() >= 5, "too few MQTT messages: {}", seen.len());
+    // The commands on door/set are the test's own (Home Assistant's); all else is the bridge's.
+    seen.retain(|m| m.topic != format!("{base}/door/set") || m.payload.is_empty());
     for m in &seen {
         assert_clean(&format!("MQTT topic {}", m.topic), &m.topic);
         assert_clean(&format!("MQTT message on {}", m.topic), &m.text());

@@ -18,6 +18,15 @@
 //! pressed again only after its ring window (one ring per press), and a door station's call is
 //! hung up after each ring, so with one camera the single presses take minutes.
 //!
+//! # Door
+//!
+//! ```text
+//! cargo bench --bench bench -- --door 200 [--cameras 10]
+//! ```
+//!
+//! measures instead `OPEN` on MQTT -> the camera's door request received (ONVIF and Dahua
+//! doors), against the MQTT round trip through the same broker (`door.rs`).
+//!
 //! # Soak
 //!
 //! ```text
@@ -50,6 +59,7 @@
 //! only says how to run it, so the test step stays fast.
 
 mod chaos;
+mod door;
 mod ledger;
 mod mosquitto;
 mod procfs;
@@ -81,6 +91,10 @@ struct Args {
     /// Run the soak for this long (e.g. 1h) instead of the benchmark.
     #[arg(long)]
     soak: Option<String>,
+    /// Measure OPEN on MQTT -> the camera's door request instead: this many opens per API
+    /// (`--cameras` one count, default 10, half ONVIF, half Dahua).
+    #[arg(long)]
+    door: Option<usize>,
     /// Seed of the soak's random schedule (default: a fresh one, printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -175,6 +189,8 @@ fn main() -> ExitCode {
     }
     let result = if args.soak.is_some() {
         run_soak(args)
+    } else if args.door.is_some() {
+        run_door(args).map(|()| true)
     } else {
         run(args).map(|()| true)
     };
@@ -235,6 +251,44 @@ fn run_soak(args: Args) -> anyhow::Result<bool> {
         .enable_all()
         .build()?;
     rt.block_on(soak::run(&plan))
+}
+
+/// Default camera count of the door benchmark.
+const DOOR_CAMERAS: usize = 10;
+
+fn run_door(args: Args) -> anyhow::Result<()> {
+    let cameras = match args.cameras.as_deref() {
+        None => DOOR_CAMERAS,
+        Some([n]) => (*n).max(2),
+        Some(_) => anyhow::bail!("--door runs one camera count: write e.g. --cameras 10"),
+    };
+    let plan = door::Plan {
+        bridge: match &args.bridge {
+            Some(path) => path.clone(),
+            None => release_bridge()?,
+        },
+        env: args.env.clone(),
+        samples: args.door.unwrap_or(200).max(1),
+        cameras,
+    };
+    let mut text = format!(
+        "date: {}\nmachine: {}\nbroker: {}\nbridge: {}\ndoor: {} opens per API, {cameras} cameras\n\n",
+        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
+        procfs::machine(),
+        procfs::mosquitto_version(),
+        plan.bridge.display(),
+        plan.samples,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    text += &rt.block_on(door::run(&plan))?;
+    print!("{text}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, text)?;
+    }
+    Ok(())
 }
 
 fn run(args: Args) -> anyhow::Result<()> {

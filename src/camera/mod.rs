@@ -14,13 +14,14 @@
 
 use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio::time::{Duration, Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use crate::config::{Api, CameraConfig};
+use crate::door::CameraLink;
 use crate::event::{DeviceInfo, Event, Update};
 use crate::metrics::Metrics;
 use crate::normalise::Normaliser;
@@ -45,6 +46,8 @@ pub struct Supervisor {
     metrics: Metrics,
     shutdown: CancellationToken,
     push: Option<Push>,
+    /// Tells the camera's door task whether the camera is online and which API it speaks.
+    door: Option<watch::Sender<CameraLink>>,
 }
 
 /// What the camera task keeps between messages.
@@ -89,6 +92,25 @@ impl Supervisor {
             metrics,
             shutdown,
             push: None,
+            door: None,
+        }
+    }
+
+    /// Also tells a door task (through `link`) when the camera goes on- and offline.
+    pub fn with_door_link(mut self, link: watch::Sender<CameraLink>) -> Self {
+        self.door = Some(link);
+        self
+    }
+
+    /// Publishes the camera's availability and API to the door task, if there is one.
+    fn report_link(&self, state: &State) {
+        if let Some(link) = &self.door {
+            let now = CameraLink {
+                // Within the offline grace the press source is already down: no door then.
+                online: state.availability.is_online() && state.availability.deadline().is_none(),
+                api: state.api,
+            };
+            link.send_if_modified(|old| std::mem::replace(old, now) != now);
         }
     }
 
@@ -136,6 +158,9 @@ impl Supervisor {
                     Box::pin(self.expire(&mut state)).await;
                 }
             }
+        }
+        if let Some(link) = &self.door {
+            link.send_replace(CameraLink::default());
         }
         // Let the sources finish (they unsubscribe, bounded) without blocking on a full queue.
         state.tx = None;
@@ -192,6 +217,7 @@ impl Supervisor {
                         );
                     }
                 }
+                self.report_link(state);
                 self.send(Update::Online {
                     camera: self.config.id.clone(),
                     info: state.info.clone(),
@@ -223,10 +249,11 @@ impl Supervisor {
                 state.down.push((down.source, down.reason.clone()));
                 self.report_sources(state).await;
                 debug!(source, "event source down: {}", down.reason);
-                if let Some(reason) = state
+                let due = state
                     .availability
-                    .down(source, &down.reason, Instant::now())
-                {
+                    .down(source, &down.reason, Instant::now());
+                self.report_link(state);
+                if let Some(reason) = due {
                     self.offline(reason, state).await;
                 }
             }
@@ -301,6 +328,7 @@ impl Supervisor {
     async fn offline(&self, reason: String, state: &mut State) {
         warn!(reason, "camera offline");
         state.normaliser.reset();
+        self.report_link(state);
         self.send(Update::Offline {
             camera: self.config.id.clone(),
             reason,

@@ -1,5 +1,6 @@
 //! The per-camera steps of `doorbell-bridge check`, in the order the bridge itself needs them:
-//! reachable, clock, auth, device, services, pullpoint, snapshot, topics. Each step has its
+//! reachable, clock, auth, device, services, pullpoint, snapshot, topics (then the vendor
+//! API's steps and the read-only `relay` step). Each step has its
 //! own timeout; after a step that makes the rest pointless, the rest are reported skipped.
 
 use std::future::Future;
@@ -38,6 +39,7 @@ pub async fn check(
     let mut manufacturer = None;
     let mut r = onvif_steps(camera, push, step_timeout, &mut manufacturer).await;
     super::check_vendor::steps(&mut r, camera, manufacturer.as_deref(), step_timeout).await;
+    super::check_door::step(&mut r, camera, manufacturer.as_deref(), step_timeout).await;
     r
 }
 

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod check_camera;
+pub mod check_door;
 pub mod check_push;
 pub mod check_report;
 pub mod check_vendor;

@@ -8,8 +8,9 @@ use url::Url;
 use super::{
     Api, CALL_POLL_RANGE, CameraConfig, ConfigError, Ctx, DEFAULT_CALL_POLL,
     DEFAULT_DRIFT_THRESHOLD, DEFAULT_MAX_BACKOFF, DEFAULT_MESSAGE_LIMIT, DEFAULT_PULL_TIMEOUT,
-    DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION, Events, MAX_SNAPSHOT_SIZE, PushFrom,
-    RuleAction, SnapshotConfig, UserRule, raw, redact_url,
+    DEFAULT_RELAY_PULSE, DEFAULT_SNAPSHOT_MAX_SIZE, DEFAULT_SUBSCRIPTION, Door, Events,
+    MAX_RELAY_CODE_CHARS, MAX_SNAPSHOT_SIZE, PushFrom, RELAY_PULSE_RANGE, RelayConfig, RuleAction,
+    SnapshotConfig, UserRule, raw, redact_url,
 };
 use crate::event::{CameraId, Kind};
 
@@ -97,6 +98,10 @@ pub(super) fn validate_camera(
         })?),
     };
     let snapshot = validate_snapshot(ctx, i, c.snapshot.unwrap_or_default())?;
+    let relay = match c.relay {
+        Some(r) => validate_relay(ctx, i, api, r)?,
+        None => None,
+    };
     let mut rules = Vec::with_capacity(c.rules.len());
     for (j, r) in c.rules.into_iter().enumerate() {
         rules.push(validate_rule(ctx, &k(&format!("rules[{j}]")), r)?);
@@ -132,7 +137,94 @@ pub(super) fn validate_camera(
         call_poll,
         events,
         push_from,
+        relay,
     })
+}
+
+fn validate_relay(
+    ctx: &Ctx<'_>,
+    i: usize,
+    api: Api,
+    r: raw::RawRelay,
+) -> Result<Option<RelayConfig>, ConfigError> {
+    let k = |name: &str| format!("cameras[{i}].relay.{name}");
+    let door = match r.door {
+        None => Door::Number(1),
+        Some(raw::RawDoor::Number(n)) => match u32::try_from(n) {
+            Ok(n) if n >= 1 => Door::Number(n),
+            _ => {
+                return Err(ctx.err(
+                    k("door"),
+                    format!("is {n}; doors and relays count from 1 (the first door is door = 1)"),
+                ));
+            }
+        },
+        Some(raw::RawDoor::Token(t)) if t.trim().is_empty() => {
+            return Err(ctx.err(
+                k("door"),
+                "is empty; write a door number such as 1, or an ONVIF relay token (doorbell-bridge check lists them)",
+            ));
+        }
+        Some(raw::RawDoor::Token(t)) if t.trim().parse::<u32>().is_ok() => {
+            Door::Number(t.trim().parse().unwrap_or(1))
+        }
+        Some(raw::RawDoor::Token(t)) => {
+            if !matches!(api, Api::Onvif | Api::Auto) {
+                return Err(ctx.err(
+                    k("door"),
+                    format!(
+                        "is the relay token {t:?}, but the {} API numbers its doors; write door = 1 (or 2, ...)",
+                        api.as_str()
+                    ),
+                ));
+            }
+            if t.len() > 64 || t.chars().any(char::is_control) {
+                return Err(ctx.err(
+                    k("door"),
+                    "is not a relay token (at most 64 characters, no control characters); doorbell-bridge check lists the camera's relays",
+                ));
+            }
+            Door::Token(t.trim().to_owned())
+        }
+    };
+    let pulse = ctx.duration(
+        &k("pulse"),
+        r.pulse.as_deref().unwrap_or(DEFAULT_RELAY_PULSE),
+    )?;
+    if !RELAY_PULSE_RANGE.contains(&pulse) {
+        return Err(ctx.err(k("pulse"), "must be between 200ms and 30s"));
+    }
+    let code = ctx.secret(&k("code"), r.code, r.code_file)?;
+    if let Some(c) = &code {
+        let n = c.expose().chars().count();
+        if n == 0 || n > MAX_RELAY_CODE_CHARS {
+            return Err(ctx.err(
+                k("code"),
+                format!(
+                    "must be 1 to {MAX_RELAY_CODE_CHARS} characters; leave code out to open without one"
+                ),
+            ));
+        }
+        if c.expose().chars().any(char::is_control) {
+            return Err(ctx.err(
+                k("code"),
+                "holds a control character; use digits or letters",
+            ));
+        }
+    }
+    if !r.enabled.unwrap_or(false) {
+        return Ok(None);
+    }
+    if api.relay().is_none() {
+        return Err(ctx.err(
+            k("enabled"),
+            format!(
+                "is true, but the {} API has no way to open a door; set api to one with a relay API (onvif, dahua, hikvision) or remove [cameras.relay]",
+                api.as_str()
+            ),
+        ));
+    }
+    Ok(Some(RelayConfig { door, pulse, code }))
 }
 
 fn validate_snapshot(

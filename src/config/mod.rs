@@ -242,6 +242,73 @@ pub struct CameraConfig {
     pub events: Events,
     /// Which peer may deliver this camera's pushed requests.
     pub push_from: PushFrom,
+    /// The door relay; `None` unless `[cameras.relay]` says `enabled = true`.
+    pub relay: Option<RelayConfig>,
+}
+
+/// Default `relay.pulse`.
+pub const DEFAULT_RELAY_PULSE: &str = "1s";
+/// Range of `relay.pulse`: long enough for a strike to move, short enough that a door is
+/// not left open.
+pub const RELAY_PULSE_RANGE: std::ops::RangeInclusive<Duration> =
+    Duration::from_millis(200)..=Duration::from_secs(30);
+/// Longest `relay.code` (Home Assistant's keypad codes are short).
+pub const MAX_RELAY_CODE_CHARS: usize = 64;
+
+/// A camera's door relay (`[cameras.relay]`, when enabled).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RelayConfig {
+    /// Which door or relay.
+    pub door: Door,
+    /// ONVIF bistable relays: active, then inactive after this; every API: how long the
+    /// lock shows open when the device does not report its door.
+    pub pulse: Duration,
+    /// The code Home Assistant must send; `None`: no code asked.
+    pub code: Option<Secret>,
+}
+
+/// `relay.door`: a number (vendor door `N`; ONVIF: the `N`th relay the device lists) or an
+/// ONVIF relay token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Door {
+    /// 1-based door or relay number.
+    Number(u32),
+    /// An ONVIF `RelayOutputToken`.
+    Token(String),
+}
+
+impl fmt::Display for Door {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Door::Number(n) => write!(f, "{n}"),
+            Door::Token(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+/// How a camera's door is opened, per API (`docs/cameras.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayApi {
+    /// ONVIF DeviceIO: GetRelayOutputs, SetRelayOutputState.
+    Onvif,
+    /// Dahua `accessControl.cgi?action=openDoor`.
+    Dahua,
+    /// Hikvision `PUT /ISAPI/AccessControl/RemoteControl/door/N`.
+    Hikvision,
+    /// DoorBird `GET /bha-api/open-door.cgi?r=N`.
+    DoorBird,
+}
+
+impl RelayApi {
+    /// The name in logs and `check`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayApi::Onvif => "onvif",
+            RelayApi::Dahua => "dahua",
+            RelayApi::Hikvision => "hikvision",
+            RelayApi::DoorBird => "doorbird",
+        }
+    }
 }
 
 /// Which API delivers a camera's events (`api` in the config).
@@ -272,6 +339,17 @@ impl Api {
             Api::Dahua => "dahua",
             Api::Hikvision => "hikvision",
             Api::DoorBird => "doorbird",
+        }
+    }
+
+    /// The door API of a camera with this (resolved) API; `None`: the API has no way to
+    /// open a door (a relay there is a config error). `auto` is resolved first, at run time.
+    pub fn relay(self) -> Option<RelayApi> {
+        match self {
+            Api::Auto | Api::Onvif => Some(RelayApi::Onvif),
+            Api::Dahua => Some(RelayApi::Dahua),
+            Api::Hikvision => Some(RelayApi::Hikvision),
+            Api::DoorBird => Some(RelayApi::DoorBird),
         }
     }
 
@@ -477,8 +555,11 @@ fn read_secret_file(path: &Path) -> std::io::Result<String> {
 
 fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
-    let inline_passwords =
-        raw.mqtt.password.is_some() || raw.cameras.iter().any(|c| c.password.is_some());
+    let inline_passwords = raw.mqtt.password.is_some()
+        || raw
+            .cameras
+            .iter()
+            .any(|c| c.password.is_some() || c.relay.as_ref().is_some_and(|r| r.code.is_some()));
     let mqtt = validate_mqtt(&ctx, raw.mqtt)?;
     let storage = raw.storage;
     let storage = StorageConfig {

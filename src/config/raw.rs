@@ -106,6 +106,28 @@ pub struct RawCamera {
     pub call_poll: Option<String>,
     pub events: Option<String>,
     pub push_from: Option<String>,
+    pub relay: Option<RawRelay>,
+}
+
+/// `[cameras.relay]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawRelay {
+    pub enabled: Option<bool>,
+    pub door: Option<RawDoor>,
+    pub pulse: Option<String>,
+    pub code: Option<String>,
+    pub code_file: Option<PathBuf>,
+}
+
+/// `door`: a vendor door number, or an ONVIF relay token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+#[allow(missing_docs)]
+pub enum RawDoor {
+    Number(i64),
+    Token(String),
 }
 
 /// `[cameras.snapshot]`.

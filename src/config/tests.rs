@@ -277,6 +277,37 @@ fn a_doorbird_camera_without_push_says_what_to_add() {
     );
 }
 
+fn relay_config(api: &str, relay: &str) -> Result<Config, ConfigError> {
+    parse(&format!(
+        "[[cameras]]\nid = \"front_door\"\nurl = \"192.168.1.20\"\napi = \"{api}\"\n[cameras.relay]\n{relay}\n"
+    ))
+}
+
+#[test]
+fn a_relay_is_off_unless_enabled_and_defaults_to_the_first_door() {
+    assert!(parse(MINIMAL).unwrap().cameras[0].relay.is_none());
+    let off = relay_config("dahua", "door = 2").unwrap();
+    assert!(off.cameras[0].relay.is_none(), "enabled defaults to false");
+    let on = relay_config("dahua", "enabled = true").unwrap();
+    let relay = on.cameras[0].relay.clone().unwrap();
+    assert_eq!(relay.door, Door::Number(1));
+    assert_eq!(relay.pulse, Duration::from_secs(1));
+    assert_eq!(relay.code, None);
+    let token = relay_config(
+        "onvif",
+        "enabled = true\ndoor = \"RelayOutputToken_2\"\npulse = \"500ms\"\ncode = \"1234\"",
+    )
+    .unwrap();
+    let relay = token.cameras[0].relay.clone().unwrap();
+    assert_eq!(relay.door, Door::Token("RelayOutputToken_2".into()));
+    assert_eq!(relay.pulse, Duration::from_millis(500));
+    assert_eq!(relay.code.as_ref().map(|c| c.expose()), Some("1234"));
+    assert!(
+        token.inline_passwords,
+        "an inline code counts as an inline secret"
+    );
+}
+
 #[test]
 fn onvif_and_vendor_keys_are_refused_on_a_doorbird() {
     for (extra, key, hint) in [
@@ -293,4 +324,85 @@ fn onvif_and_vendor_keys_are_refused_on_a_doorbird() {
             .to_string();
         assert!(err.contains(key) && err.contains(hint), "{extra}: {err}");
     }
+}
+
+#[test]
+fn relay_mistakes_name_the_key_and_a_fix() {
+    let cases = [
+        (
+            "dahua",
+            "enabled = true\ndoor = 0",
+            "cameras[0].relay.door",
+            "count from 1",
+        ),
+        (
+            "hikvision",
+            "enabled = true\ndoor = \"relay1\"",
+            "cameras[0].relay.door",
+            "numbers its doors",
+        ),
+        (
+            "onvif",
+            "enabled = true\ndoor = \"\"",
+            "cameras[0].relay.door",
+            "check lists",
+        ),
+        (
+            "onvif",
+            "enabled = true\npulse = \"1h\"",
+            "cameras[0].relay.pulse",
+            "between 200ms and 30s",
+        ),
+        (
+            "onvif",
+            "enabled = true\ncode = \"\"",
+            "cameras[0].relay.code",
+            "1 to 64",
+        ),
+        (
+            "onvif",
+            "enabled = true\ncode = \"1\"\ncode_file = \"/x\"",
+            "cameras[0].relay.code",
+            "not both",
+        ),
+        ("onvif", "enabled = true\nopen = true", "", "unknown field"),
+    ];
+    for (api, relay, key, hint) in cases {
+        let err = relay_config(api, relay).unwrap_err();
+        assert_eq!(err.key, key, "{relay}: {err}");
+        assert!(err.message.contains(hint), "{relay}: {err}");
+    }
+}
+
+#[test]
+fn a_relay_code_is_read_from_its_file_and_never_printed() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(file, "  4711  ").unwrap();
+    let config = relay_config(
+        "onvif",
+        &format!(
+            "enabled = true\ncode_file = {:?}",
+            file.path().display().to_string()
+        ),
+    )
+    .unwrap();
+    let relay = config.cameras[0].relay.clone().unwrap();
+    assert_eq!(relay.code.as_ref().unwrap().expose(), "4711");
+    assert!(!format!("{config:?}").contains("4711"));
+}
+
+#[test]
+fn every_api_names_its_door_api() {
+    for api in [
+        Api::Auto,
+        Api::Onvif,
+        Api::Dahua,
+        Api::Hikvision,
+        Api::DoorBird,
+    ] {
+        assert!(api.relay().is_some(), "{api:?}");
+    }
+    assert_eq!(Api::DoorBird.relay(), Some(RelayApi::DoorBird));
+    assert_eq!(Api::Dahua.relay(), Some(RelayApi::Dahua));
+    assert_eq!(Api::Auto.relay(), Some(RelayApi::Onvif));
 }

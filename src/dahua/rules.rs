@@ -33,6 +33,7 @@ const fn row(
         when,
         kind,
         timing: Timing::State,
+        state: None,
         evidence,
     }
 }
@@ -80,6 +81,16 @@ pub const RULES: &[CodeRule] = &[
         KindFrom::Fixed(Input),
         "alarm input, AD110 motion (python-amcrest#137; amcrest2mqtt b84537d)",
     ),
+    // ---- Door ------------------------------------------------------------------------------
+    CodeRule {
+        code: "DoorStatus",
+        edges: ALL_EDGES,
+        when: &[("Status", &["Open", "Close"])],
+        kind: KindFrom::Fixed(Door),
+        timing: Timing::State,
+        state: Some(("Status", &["Open"])),
+        evidence: "VTO door contact: DoorStatus Pulse with Status Open/Close (elad-bar/DahuaVTO2MQTT MQTTEvents.MD; rroller/dahua)",
+    },
     // ---- Motion ----------------------------------------------------------------------------
     row(
         "VideoMotion",
@@ -240,6 +251,15 @@ mod tests {
             kind_of("Code=SmartMotionVehicle;action=Stop;index=0").0,
             Vehicle
         );
+    }
+
+    #[test]
+    fn a_vto_door_status_is_the_door_state() {
+        let open = "Code=DoorStatus;action=Pulse;index=0;data={\"Status\":\"Open\"}";
+        assert_eq!(kind_of(open), (Door, true, Timing::State));
+        let close = "Code=DoorStatus;action=Pulse;index=0;data={\"Status\":\"Close\"}";
+        assert_eq!(kind_of(close), (Door, false, Timing::State));
+        assert_eq!(kind_of("Code=DoorStatus;action=Pulse;index=0").0, Other);
     }
 
     #[test]

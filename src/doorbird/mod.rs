@@ -33,6 +33,9 @@ pub const IMAGE_PATH: &str = "/bha-api/image.cgi";
 pub const FAVORITES_PATH: &str = "/bha-api/favorites.cgi";
 /// The schedule: list with GET, change one entry with POST (JSON).
 pub const SCHEDULE_PATH: &str = "/bha-api/schedule.cgi";
+/// Opens relay `r` (1 or 2 on a D210x): `open-door.cgi?r=N`, answered
+/// `{"BHA":{"RETURNCODE":"1"}}` (vendor-apis.md §3.1: openhab `DoorbirdAPI.java`, doorbirdpy).
+pub const OPEN_DOOR_PATH: &str = "/bha-api/open-door.cgi";
 
 /// The largest `info.cgi` answer read.
 pub const MAX_INFO: u64 = 8 * 1024;

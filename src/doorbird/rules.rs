@@ -17,6 +17,7 @@ pub const RULES: &[CodeRule] = &[
         when: &[],
         kind: KindFrom::Fixed(Ring),
         timing: Timing::State,
+        state: None,
         evidence: "schedule input doorbell calls the favorite on a press (vendor-apis.md §3.1; HA doorbird event.py: event_types [\"ring\"])",
     },
     CodeRule {
@@ -25,6 +26,7 @@ pub const RULES: &[CodeRule] = &[
         when: &[],
         kind: KindFrom::Fixed(Motion),
         timing: Timing::State,
+        state: None,
         evidence: "schedule input motion calls the favorite on motion (vendor-apis.md §3.1; HA doorbird event.py: event_types [\"motion\"])",
     },
 ];

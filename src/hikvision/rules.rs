@@ -25,6 +25,7 @@ const fn row(
         when: &[],
         kind,
         timing,
+        state: None,
         evidence,
     }
 }
@@ -51,6 +52,7 @@ pub const RULES: &[CodeRule] = &[
         when: &[("call", &["press"])],
         kind: KindFrom::Fixed(Ring),
         timing: Timing::Pulse(HOLD_RING),
+        state: None,
         evidence: "KV6113/KV8113/KD8003 idle -> ring (node-red-contrib-hikvision-ultimate#23; Scrypted getCallStatus)",
     },
     CodeRule {
@@ -59,7 +61,18 @@ pub const RULES: &[CodeRule] = &[
         when: &[("major", &["3"]), ("minor", &["1024"])],
         kind: KindFrom::Fixed(Ring),
         timing: Timing::Pulse(HOLD_RING),
+        state: None,
         evidence: "DS-KV6113 press: major 3 / minor 1024 (Hikvision-Addons#260, one report)",
+    },
+    // ---- Door ------------------------------------------------------------------------------
+    CodeRule {
+        code: "AccessControllerEvent",
+        edges: ALL_EDGES,
+        when: &[("major", &["5"]), ("minor", &["25", "26"])],
+        kind: KindFrom::Fixed(Door),
+        timing: Timing::State,
+        state: Some(("minor", &["25"])),
+        evidence: "ACS door opened 5/25, closed 5/26 (Scrypted hikvision-doorbell doorbell-api.ts EventCodeMap)",
     },
     // ---- Motion ----------------------------------------------------------------------------
     row(
@@ -201,8 +214,24 @@ mod tests {
         };
         let press = classify(&alert("AccessControllerEvent", "active", &extra(3, 1024)));
         assert_eq!((press.kind, press.active), (Ring, true));
-        let door = classify(&alert("AccessControllerEvent", "active", &extra(5, 25)));
-        assert_eq!(door.kind, Other);
+        let unlocked = classify(&alert("AccessControllerEvent", "active", &extra(5, 21)));
+        assert_eq!(unlocked.kind, Other);
+    }
+
+    #[test]
+    fn access_control_door_events_are_the_door_state() {
+        let extra = |minor: u32| {
+            format!(
+                "<AccessControllerEvent><majorEventType>5</majorEventType><subEventType>{minor}</subEventType></AccessControllerEvent>"
+            )
+        };
+        let opened = classify(&alert("AccessControllerEvent", "active", &extra(25)));
+        assert_eq!(
+            (opened.kind, opened.active, opened.timing),
+            (Door, true, Timing::State)
+        );
+        let closed = classify(&alert("AccessControllerEvent", "active", &extra(26)));
+        assert_eq!((closed.kind, closed.active), (Door, false));
     }
 
     #[test]

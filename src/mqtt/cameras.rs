@@ -8,9 +8,9 @@ use serde::Serialize;
 use super::discovery::{self, CameraAnnouncement};
 use super::queue::{Class, Message};
 use super::topics::Topics;
-use super::{CameraMeta, OFF, OFFLINE, ON, ONLINE};
+use super::{CameraMeta, DoorMeta, LOCKED, OFF, OFFLINE, ON, ONLINE, OPEN};
 use crate::event::{
-    CameraId, DeviceInfo, Event, Kind, Snapshot, SnapshotReason, Update, format_time,
+    CameraId, DeviceInfo, DoorOutcome, Event, Kind, Snapshot, SnapshotReason, Update, format_time,
 };
 
 /// Largest JPEG we publish: below the packet limit, with room for the topic and header.
@@ -33,6 +33,8 @@ struct Camera {
     info: DeviceInfo,
     /// Stateful kinds shown (and announced), with their last state.
     states: BTreeMap<Kind, bool>,
+    /// Its door, when a relay is enabled.
+    door: Option<DoorMeta>,
 }
 
 /// Why an update produced nothing.
@@ -81,6 +83,7 @@ impl Cameras {
                     name: m.name,
                     info: DeviceInfo::default(),
                     states: BTreeMap::new(),
+                    door: m.door,
                 };
                 (m.id, cam)
             })
@@ -97,6 +100,19 @@ impl Cameras {
         self.cameras.contains_key(id)
     }
 
+    /// Whether `id` is one of ours and has a door (a relay enabled).
+    pub fn has_door(&self, id: &CameraId) -> bool {
+        self.cameras.get(id).is_some_and(|c| c.door.is_some())
+    }
+
+    /// The cameras with a door, whose command topics are subscribed.
+    pub fn doors(&self) -> impl Iterator<Item = &CameraId> {
+        self.cameras
+            .iter()
+            .filter(|(_, c)| c.door.is_some())
+            .map(|(id, _)| id)
+    }
+
     /// What is published once at start: bridge status and discovery, the camera list, each
     /// camera's discovery and `offline` (no camera is subscribed yet).
     pub fn startup(&self, dropped: u64) -> Vec<Message> {
@@ -111,9 +127,12 @@ impl Cameras {
             latest(t.bridge_dropped(), dropped.to_string()),
             latest(t.bridge_cameras(), json(&ids)),
         ];
-        for id in self.cameras.keys() {
+        for (id, cam) in &self.cameras {
             out.push(self.announce(id));
             out.push(latest(t.camera_status(id), OFFLINE));
+            if cam.door.is_some() {
+                out.push(latest(t.lock(id), LOCKED));
+            }
         }
         out
     }
@@ -129,6 +148,7 @@ impl Cameras {
                 name: &cam.name,
                 info: &cam.info,
                 kinds: &kinds,
+                door: cam.door.as_ref(),
             },
         );
         let device_id = self.topics.camera_device_id(id);
@@ -157,6 +177,24 @@ impl Cameras {
             Update::Snapshot(s) => out = self.snapshot(s)?,
             Update::Sources { camera, down } => {
                 out.push(latest(t.event_sources(&camera), sources_state(&down)));
+            }
+            Update::Door(report) => {
+                out.push(Message::new(
+                    t.event(&report.camera),
+                    json(&*report),
+                    false,
+                    Class::Event,
+                ));
+                if report.outcome == DoorOutcome::Opened {
+                    out.push(latest(t.lock(&report.camera), OPEN));
+                }
+            }
+            Update::DoorLocked { camera } => {
+                // A door that reports itself open keeps the lock open until it says closed.
+                let reported_open = self.cameras[&camera].states.get(&Kind::Door) == Some(&true);
+                if !reported_open {
+                    out.push(latest(t.lock(&camera), LOCKED));
+                }
             }
             Update::ClockDrift { camera, offset_ms } => {
                 let seconds = format!("{:.3}", offset_ms as f64 / 1000.0);
@@ -201,6 +239,10 @@ impl Cameras {
                 Class::Ring,
             ));
             out.push(latest(t.last_ring(&id), format_time(e.time)));
+        }
+        if e.kind == Kind::Door && self.cameras[&id].door.is_some() {
+            // The device reports its door: the lock shows what it says.
+            out.push(latest(t.lock(&id), if e.active { OPEN } else { LOCKED }));
         }
         if e.kind.is_stateful() {
             out.push(latest(
@@ -262,6 +304,7 @@ impl Cameras {
             t.snapshot_info(id),
             t.clock_drift(id),
             t.event_sources(id),
+            t.lock(id),
         ];
         topics.extend(
             Kind::ALL

@@ -15,6 +15,7 @@ fn cameras() -> Cameras {
     let meta = CameraMeta {
         id: id(),
         name: "Front Door".into(),
+        door: None,
     };
     Cameras::new(default_topics(), vec![meta], true)
 }
@@ -284,4 +285,94 @@ fn forgetting_clears_discovery_with_empty_retained_payloads() {
         "homeassistant/device/doorbell-bridge_old_cam/config"
     );
     assert!(out.iter().all(|m| m.payload.is_empty() && m.retain));
+}
+
+fn door_cameras() -> Cameras {
+    let meta = CameraMeta {
+        id: id(),
+        name: "Front Door".into(),
+        door: Some(crate::mqtt::DoorMeta { code_format: None }),
+    };
+    Cameras::new(default_topics(), vec![meta], true)
+}
+
+#[test]
+fn every_door_request_is_an_event_and_an_open_shows_on_the_lock() {
+    use crate::event::{DoorOutcome, DoorRefusal, DoorReport};
+    let mut c = door_cameras();
+    assert!(c.has_door(&id()));
+    assert_eq!(c.doors().collect::<Vec<_>>(), [&id()]);
+    let startup = summary(&c.startup(0));
+    assert!(startup.contains(&row("front_door/lock", "LOCKED", true, Class::Latest)));
+    let report = |outcome| {
+        Update::Door(Box::new(DoorReport {
+            camera: id(),
+            time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+            outcome,
+        }))
+    };
+    let refused = c
+        .apply(report(DoorOutcome::Refused(DoorRefusal::WrongCode)))
+        .unwrap();
+    assert_eq!(refused.len(), 1, "a refusal leaves the lock alone");
+    let (topic, payload, retain, class) = summary(&refused).remove(0);
+    assert_eq!(
+        (topic.as_str(), retain, class),
+        ("doorbell-bridge/front_door/event", false, Class::Event)
+    );
+    let v: Value = serde_json::from_str(&payload).unwrap();
+    assert_eq!(
+        (v["kind"].as_str(), v["reason"].as_str()),
+        (Some("door"), Some("wrong_code"))
+    );
+    let opened = summary(&c.apply(report(DoorOutcome::Opened)).unwrap());
+    assert_eq!(
+        opened[1],
+        row("front_door/lock", "OPEN", true, Class::Latest)
+    );
+    let locked = summary(&c.apply(Update::DoorLocked { camera: id() }).unwrap());
+    assert_eq!(
+        locked,
+        [row("front_door/lock", "LOCKED", true, Class::Latest)]
+    );
+    assert!(!cameras().has_door(&id()));
+}
+
+#[test]
+fn a_door_that_reports_itself_drives_the_lock() {
+    let mut c = door_cameras();
+    let opened = summary(
+        &c.apply(Update::Event(event(Kind::Door, true, true)))
+            .unwrap(),
+    );
+    assert!(
+        opened.contains(&row("front_door/lock", "OPEN", true, Class::Latest)),
+        "{opened:?}"
+    );
+    assert!(
+        opened.contains(&row("front_door/door", "ON", true, Class::Latest)),
+        "{opened:?}"
+    );
+    // The pulse ends while the door is still open: the lock stays open.
+    assert!(
+        c.apply(Update::DoorLocked { camera: id() })
+            .unwrap()
+            .is_empty()
+    );
+    let closed = summary(
+        &c.apply(Update::Event(event(Kind::Door, false, false)))
+            .unwrap(),
+    );
+    assert!(
+        closed.contains(&row("front_door/lock", "LOCKED", true, Class::Latest)),
+        "{closed:?}"
+    );
+    // Without a relay the door is only a binary sensor.
+    let mut plain = cameras();
+    let out = summary(
+        &plain
+            .apply(Update::Event(event(Kind::Door, true, true)))
+            .unwrap(),
+    );
+    assert!(!out.iter().any(|m| m.0.ends_with("/lock")), "{out:?}");
 }

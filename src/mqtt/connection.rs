@@ -168,6 +168,7 @@ impl Connection {
                         Report::Message {
                             topic,
                             payload: p.payload,
+                            retain: p.retain,
                         },
                     )
                     .await;

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
+use super::DoorMeta;
+use super::door::COMMAND_TEMPLATE;
 use super::topics::Topics;
 use crate::event::{CameraId, DeviceInfo, Kind};
 
@@ -137,6 +139,18 @@ pub struct Component {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub payload_press: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_open: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_locked: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub state_open: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub code_format: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_template: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retain: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub unit_of_measurement: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub state_class: Option<&'static str>,
@@ -156,6 +170,7 @@ pub fn device_class(kind: Kind) -> Option<&'static str> {
         Kind::Package => Some("presence"),
         Kind::Tamper => Some("tamper"),
         Kind::Sound => Some("sound"),
+        Kind::Door => Some("door"),
         Kind::Ring | Kind::Input | Kind::Relay | Kind::Other => None,
     }
 }
@@ -184,6 +199,8 @@ pub struct CameraAnnouncement<'a> {
     pub info: &'a DeviceInfo,
     /// Stateful kinds it has shown (the fixed set is added).
     pub kinds: &'a BTreeSet<Kind>,
+    /// Its door, when a relay is enabled (a lock entity).
+    pub door: Option<&'a DoorMeta>,
 }
 
 /// The discovery payload of one camera.
@@ -223,6 +240,9 @@ pub fn camera_config(topics: &Topics, cam: &CameraAnnouncement<'_>) -> DeviceCon
             },
         );
     }
+    if let Some(door) = cam.door {
+        components.insert("lock".to_owned(), lock_component(topics, id, door, &uid));
+    }
     components.extend(media_components(topics, id, &uid));
     components.extend(diagnostic_components(topics, id, &uid));
     DeviceConfig {
@@ -252,6 +272,31 @@ pub fn camera_config(topics: &Topics, cam: &CameraAnnouncement<'_>) -> DeviceCon
         availability_mode: Some("all"),
         qos: 1,
         components,
+    }
+}
+
+/// The door lock: `OPEN` opens (Home Assistant shows "Open"), `LOCKED` again after the pulse.
+/// With a code, Home Assistant asks for it and sends it through [`COMMAND_TEMPLATE`].
+fn lock_component(
+    topics: &Topics,
+    id: &CameraId,
+    door: &DoorMeta,
+    uid: &dyn Fn(&str) -> String,
+) -> Component {
+    Component {
+        platform: "lock",
+        unique_id: uid("lock"),
+        name: Some(Some("Door".into())),
+        command_topic: Some(topics.door_set(id).to_string()),
+        state_topic: Some(topics.lock(id).to_string()),
+        payload_open: Some(super::OPEN),
+        state_locked: Some(super::LOCKED),
+        state_open: Some(super::OPEN),
+        code_format: door.code_format,
+        command_template: door.code_format.map(|_| COMMAND_TEMPLATE),
+        // A door command must never be retained (a retained one is refused anyway).
+        retain: Some(false),
+        ..Component::default()
     }
 }
 

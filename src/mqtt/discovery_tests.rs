@@ -16,6 +16,7 @@ fn announce(info: &DeviceInfo, kinds: &BTreeSet<Kind>) -> Value {
         name: "Front Door",
         info,
         kinds,
+        door: None,
     };
     serde_json::to_value(camera_config(&default_topics(), &cam)).unwrap()
 }
@@ -190,5 +191,44 @@ fn bridge_device_payload() {
     assert_eq!(
         v["components"]["dropped_events"]["state_topic"],
         "doorbell-bridge/bridge/dropped"
+    );
+}
+
+#[test]
+fn a_door_is_a_lock_that_opens_and_asks_for_its_code() {
+    let id = front_door();
+    let info = DeviceInfo::default();
+    let kinds = BTreeSet::new();
+    let with = |door: Option<&DoorMeta>| {
+        let cam = CameraAnnouncement {
+            id: &id,
+            name: "Front Door",
+            info: &info,
+            kinds: &kinds,
+            door,
+        };
+        serde_json::to_value(camera_config(&default_topics(), &cam)).unwrap()
+    };
+    assert!(with(None)["components"].get("lock").is_none());
+    let plain = DoorMeta { code_format: None };
+    let lock = &with(Some(&plain))["components"]["lock"];
+    assert_eq!(
+        *lock,
+        json!({
+            "platform": "lock", "unique_id": "doorbell-bridge_front_door_lock", "name": "Door",
+            "command_topic": "doorbell-bridge/front_door/door/set",
+            "state_topic": "doorbell-bridge/front_door/lock",
+            "payload_open": "OPEN", "state_locked": "LOCKED", "state_open": "OPEN",
+            "retain": false
+        })
+    );
+    let coded = DoorMeta {
+        code_format: Some(crate::mqtt::CODE_FORMAT_DIGITS),
+    };
+    let lock = &with(Some(&coded))["components"]["lock"];
+    assert_eq!(lock["code_format"], r"^\d+$");
+    assert_eq!(
+        lock["command_template"],
+        r#"{"action":"{{ value }}","code":{{ code | tojson }}}"#
     );
 }

@@ -44,6 +44,8 @@ pub enum Report {
         topic: String,
         /// Its payload.
         payload: Bytes,
+        /// Delivered with the retain flag: a message the broker kept, not one just sent.
+        retain: bool,
     },
 }
 

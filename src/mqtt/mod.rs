@@ -19,6 +19,7 @@
 mod cameras;
 mod connection;
 pub mod discovery;
+pub mod door;
 #[cfg(feature = "embedded-broker")]
 pub mod embedded;
 mod link;
@@ -56,6 +57,8 @@ pub const COMMAND_CAPACITY: usize = 16;
 pub const MIN_QUEUE_PER_CAMERA: usize = 8;
 /// Largest command payload we look at (`PRESS` is five bytes).
 pub const MAX_COMMAND_BYTES: usize = 64;
+/// Largest door command read (`{"action":"OPEN","code":...}` with the longest code).
+pub const MAX_DOOR_COMMAND_BYTES: usize = 256;
 /// Largest `<base>/bridge/cameras` list we read back (a JSON list of ids).
 pub const MAX_CAMERA_LIST_BYTES: usize = 64 * 1024;
 
@@ -74,6 +77,10 @@ pub(crate) const ON: &str = "ON";
 pub(crate) const OFF: &str = "OFF";
 /// The button's payload.
 pub(crate) const PRESS: &str = "PRESS";
+/// The lock's open payload (Home Assistant's `payload_open`), and its state while open.
+pub(crate) const OPEN: &str = "OPEN";
+/// The lock's state when shut.
+pub(crate) const LOCKED: &str = "LOCKED";
 
 /// What the bridge needs to know about a camera to announce it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,13 +89,38 @@ pub struct CameraMeta {
     pub id: CameraId,
     /// Its display name (the Home Assistant device name).
     pub name: String,
+    /// Its door, when `[cameras.relay]` is enabled: a lock entity and a subscribed command
+    /// topic. `None`: neither.
+    pub door: Option<DoorMeta>,
 }
+
+/// What Home Assistant's lock needs to know about a door.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoorMeta {
+    /// The lock's `code_format` (a regular expression) when a code is configured: digits only
+    /// when the code is digits (Home Assistant then shows a keypad).
+    pub code_format: Option<&'static str>,
+}
+
+/// `code_format` for a numeric code.
+pub const CODE_FORMAT_DIGITS: &str = r"^\d+$";
+/// `code_format` for any other code.
+pub const CODE_FORMAT_ANY: &str = "^.{1,64}$";
 
 impl From<&CameraConfig> for CameraMeta {
     fn from(c: &CameraConfig) -> Self {
         CameraMeta {
             id: c.id.clone(),
             name: c.name.clone(),
+            door: c.relay.as_ref().map(|r| DoorMeta {
+                code_format: r.code.as_ref().map(|code| {
+                    if code.expose().bytes().all(|b| b.is_ascii_digit()) {
+                        CODE_FORMAT_DIGITS
+                    } else {
+                        CODE_FORMAT_ANY
+                    }
+                }),
+            }),
         }
     }
 }

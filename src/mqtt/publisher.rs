@@ -16,12 +16,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
 use super::cameras::{Cameras, Skipped};
+use super::door::{self, DoorAction};
 use super::link::{Link, Report};
 use super::queue::{Class, Message, Outbox, Pushed};
 use super::status::BridgeStatus;
 use super::topics::Topics;
 use super::{MAX_COMMAND_BYTES, ONLINE, PRESS, Tuning};
-use crate::event::{CameraId, Command, Update};
+use crate::event::{CameraId, Command, DoorCommand, Update};
 
 /// How many distinct ignored topics (or unknown cameras) are logged; later ones only at debug.
 const MAX_LOGGED_ONCE: usize = 64;
@@ -54,6 +55,8 @@ pub struct Publisher {
     epoch: Option<u64>,
     /// When to answer Home Assistant's birth.
     announce_at: Option<Instant>,
+    /// When the command topics were last subscribed (`None`: disconnected).
+    subscribed_at: Option<Instant>,
     logged: HashSet<String>,
 }
 
@@ -66,6 +69,7 @@ impl Publisher {
             outbox,
             epoch: None,
             announce_at: None,
+            subscribed_at: None,
             logged: HashSet::new(),
         }
     }
@@ -205,10 +209,12 @@ impl Publisher {
                 }
                 self.epoch = Some(epoch);
                 self.subscribe(epoch);
+                self.subscribed_at = Some(Instant::now());
                 self.outbox.requeue_retained();
             }
             Report::Disconnected { epoch } if self.epoch == Some(epoch) => {
                 self.epoch = None;
+                self.subscribed_at = None;
                 self.outbox.connection_lost();
             }
             Report::Sent { epoch, pkid } if self.epoch == Some(epoch) => self.outbox.sent(pkid),
@@ -217,7 +223,11 @@ impl Publisher {
                     self.parts.status.add_published(1);
                 }
             }
-            Report::Message { topic, payload } => self.on_message(&topic, &payload),
+            Report::Message {
+                topic,
+                payload,
+                retain,
+            } => self.on_message(&topic, &payload, retain),
             stale => debug!(?stale, "report about an old connection"),
         }
     }
@@ -234,11 +244,30 @@ impl Publisher {
         if let Some(Err(e)) = done {
             warn!("cannot subscribe to the MQTT command topics: {e}");
         }
+        // Door commands at QoS 0: no broker session keeps an open for us while we are away,
+        // so none is replayed after a reconnect or a restart.
+        let doors: Vec<SubscribeFilter> = (self.parts.topics)
+            .door_subscriptions(self.parts.cameras.doors())
+            .iter()
+            .map(|f| SubscribeFilter::new(f.as_str().to_owned(), QoS::AtMostOnce))
+            .collect();
+        if doors.is_empty() {
+            return;
+        }
+        let done = self
+            .parts
+            .link
+            .if_connected(epoch, || client.try_subscribe_many(doors));
+        if let Some(Err(e)) = done {
+            warn!("cannot subscribe to the door command topics: {e}");
+        }
     }
 
-    fn on_message(&mut self, topic: &str, payload: &Bytes) {
+    fn on_message(&mut self, topic: &str, payload: &Bytes, retain: bool) {
         let topics = &self.parts.topics;
-        if topic == topics.ha_status().as_str() {
+        if let Some(camera) = topics.parse_door_set(topic) {
+            self.on_door(camera, payload, retain);
+        } else if topic == topics.ha_status().as_str() {
             if payload.as_ref() == ONLINE.as_bytes() && self.announce_at.is_none() {
                 self.announce_at = Some(Instant::now() + birth_delay(&self.parts.tuning));
             }
@@ -268,6 +297,57 @@ impl Publisher {
             Ok(()) => debug!(%camera, "snapshot requested"),
             Err(mpsc::error::TrySendError::Full(_)) => {
                 warn!(%camera, "too many commands waiting; snapshot request dropped")
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => debug!("nobody takes commands"),
+        }
+    }
+
+    /// A door command: the facts go to the camera's door task, which judges them. A retained
+    /// one is cleared from the broker (an empty retained message) so it is not found again.
+    fn on_door(&mut self, camera: CameraId, payload: &Bytes, retain: bool) {
+        if !self.parts.cameras.has_door(&camera) {
+            self.log_once(format!(
+                "ignoring a door command for {camera}: it has no relay enabled"
+            ));
+            return;
+        }
+        if payload.is_empty() {
+            // Clearing a retained command (ours or someone's): nothing asked.
+            return;
+        }
+        if retain {
+            info!(%camera, "found a retained door command; clearing it (a retained command never opens the door)");
+            let topic = self.parts.topics.door_set(&camera);
+            self.push(Message::new(topic, Bytes::new(), true, Class::Event));
+        }
+        let code = match door::parse(payload) {
+            Ok(DoorAction::Open(code)) => code,
+            Ok(DoorAction::Lock) => {
+                debug!(%camera, "LOCK asked; the door locks by itself");
+                return;
+            }
+            Err(why) => {
+                self.log_once(format!(
+                    "ignoring a door command for {camera}: {why}; send OPEN"
+                ));
+                return;
+            }
+        };
+        let since_subscribe = self.subscribed_at.map_or(Duration::ZERO, |at| at.elapsed());
+        let command = DoorCommand {
+            code,
+            retained: retain,
+            since_subscribe,
+            received: std::time::Instant::now(),
+        };
+        match self
+            .parts
+            .commands
+            .try_send((camera.clone(), Command::OpenDoor(command)))
+        {
+            Ok(()) => debug!(%camera, "door open requested"),
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                warn!(%camera, "too many commands waiting; door open request dropped")
             }
             Err(mpsc::error::TrySendError::Closed(_)) => debug!("nobody takes commands"),
         }

@@ -180,6 +180,16 @@ impl Topics {
         self.base.join(&[camera.as_str(), "snapshot", "set"])
     }
 
+    /// `<base>/<camera>/door/set`: command topic of the door lock (`OPEN`).
+    pub fn door_set(&self, camera: &CameraId) -> Topic {
+        self.base.join(&[camera.as_str(), "door", "set"])
+    }
+
+    /// `<base>/<camera>/lock`: retained state of the door lock (`LOCKED`, `OPEN`).
+    pub fn lock(&self, camera: &CameraId) -> Topic {
+        self.base.join(&[camera.as_str(), "lock"])
+    }
+
     /// `<base>/<camera>/event_sources`: `ok`, or which event sources are down and why.
     pub fn event_sources(&self, camera: &CameraId) -> Topic {
         self.base.join(&[camera.as_str(), "event_sources"])
@@ -218,6 +228,25 @@ impl Topics {
             Filter(format!("{}/+/snapshot/set", self.base)),
             Filter(self.bridge_cameras().0),
         ]
+    }
+
+    /// The door command topics of `cameras` (those with a relay enabled), each by name: a
+    /// camera without a relay has no command topic subscribed at all.
+    pub fn door_subscriptions<'a>(
+        &self,
+        cameras: impl IntoIterator<Item = &'a CameraId>,
+    ) -> Vec<Filter> {
+        cameras
+            .into_iter()
+            .map(|c| Filter(self.door_set(c).0))
+            .collect()
+    }
+
+    /// The camera a `door/set` command topic is for, if `topic` is one.
+    pub fn parse_door_set(&self, topic: &str) -> Option<CameraId> {
+        let rest = topic.strip_prefix(self.base.as_str())?.strip_prefix('/')?;
+        let id = rest.strip_suffix("/door/set")?;
+        CameraId::new(id).ok()
     }
 
     /// The camera a `snapshot/set` command topic is for, if `topic` is one.
@@ -276,6 +305,8 @@ mod tests {
                 t.discovery(&t.camera_device_id(&c)),
                 "homeassistant/device/doorbell-bridge_front_door/config",
             ),
+            (t.door_set(&c), "doorbell-bridge/front_door/door/set"),
+            (t.lock(&c), "doorbell-bridge/front_door/lock"),
         ];
         assert!(!table.is_empty());
         for (topic, want) in table {
@@ -328,9 +359,38 @@ mod tests {
             "snapshot",
             "clock_drift",
             "event_sources",
+            "lock",
         ];
         for k in Kind::ALL {
             assert!(!fixed.contains(&k.as_str()), "{k} collides");
+        }
+    }
+
+    #[test]
+    fn door_commands_are_subscribed_by_name_and_parsed_back() {
+        let t = topics();
+        let c = cam("front_door");
+        let filters: Vec<_> = t
+            .door_subscriptions([&c])
+            .into_iter()
+            .map(|f| f.0)
+            .collect();
+        assert_eq!(filters, ["doorbell-bridge/front_door/door/set"]);
+        assert!(t.door_subscriptions([]).is_empty());
+        assert!(
+            !t.subscriptions()
+                .iter()
+                .any(|f| f.as_str().contains("door/set")),
+            "no wildcard subscription reaches a door"
+        );
+        assert_eq!(t.parse_door_set(t.door_set(&c).as_str()), Some(c));
+        for other in [
+            "doorbell-bridge/front_door/door",
+            "doorbell-bridge/front_door/snapshot/set",
+            "doorbell-bridge/a/b/door/set",
+            "other/front_door/door/set",
+        ] {
+            assert_eq!(t.parse_door_set(other), None, "{other}");
         }
     }
 
@@ -367,6 +427,8 @@ mod tests {
                 t.snapshot_set(c),
                 t.clock_drift(c),
                 t.event_sources(c),
+                t.door_set(c),
+                t.lock(c),
                 t.discovery(&t.camera_device_id(c)),
             ];
             all.extend(Kind::ALL.iter().map(|k| t.state(c, *k)));

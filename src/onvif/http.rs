@@ -45,7 +45,7 @@ impl Client {
 
     /// An authenticated HTTP POST of `body` (with `content_type`) whose answer is read up to
     /// `max_bytes`, for vendor APIs that take a document (DoorBird `schedule.cgi`). Errors as
-    /// for [`Client::fetch`].
+    /// for [`Client::command`].
     pub async fn post(
         &self,
         url: &Url,
@@ -54,10 +54,36 @@ impl Client {
         max_bytes: u64,
         timeout: Duration,
     ) -> Result<Bytes, Error> {
-        let build = || Ok(body.to_owned());
-        let response = self
-            .send(Method::POST, url, Some((&build, content_type)), timeout)
-            .await?;
+        self.command(
+            Method::POST,
+            url,
+            Some((body, content_type)),
+            max_bytes,
+            timeout,
+        )
+        .await
+    }
+
+    /// An authenticated request with an optional body (`(text, content type)`), Digest or
+    /// Basic as the server asks, for vendor commands (a door): the answer's body, at most
+    /// `max_bytes`. A status other than 2xx is an error (401 as [`Error::Unauthorized`]).
+    pub async fn command(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<(&str, &str)>,
+        max_bytes: u64,
+        timeout: Duration,
+    ) -> Result<Bytes, Error> {
+        let build = |text: &str| -> Result<String, Error> { Ok(text.to_owned()) };
+        let response = match body {
+            Some((text, content_type)) => {
+                let builder = || build(text);
+                self.send(method, url, Some((&builder, content_type)), timeout)
+                    .await?
+            }
+            None => self.send(method, url, None, timeout).await?,
+        };
         let status = response.status();
         if status == StatusCode::UNAUTHORIZED {
             return Err(Error::Unauthorized {

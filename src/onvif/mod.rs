@@ -14,7 +14,8 @@
 //!   from that one document.
 //! - [`soap`]: envelopes out, envelopes and faults in (pure).
 //! - [`wsse`]: the WS-UsernameToken `PasswordDigest` (pure).
-//! - [`device`], [`media`]: device information, service addresses, profiles, snapshot URIs.
+//! - [`device`], [`media`]: device information, service addresses, profiles, snapshot URIs;
+//!   [`deviceio`]: relay outputs (GetRelayOutputs, SetRelayOutputSettings, SetRelayOutputState).
 //! - [`pullpoint`]: CreatePullPointSubscription, PullMessages, Renew, Unsubscribe and the pure
 //!   [`Subscription`] (in [`subscription`]) that knows when renewal is due; [`properties`]:
 //!   GetEventProperties as topic strings.
@@ -37,6 +38,7 @@ pub mod address;
 mod auth;
 pub mod client;
 pub mod device;
+pub mod deviceio;
 pub mod discovery;
 pub mod document;
 mod dom;

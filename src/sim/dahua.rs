@@ -130,6 +130,16 @@ pub fn motion(model: DahuaModel, on: bool) -> Vec<DahuaPart> {
 }
 
 /// What a person change sends: `SmartMotionHuman` (rroller `client.py` code list).
+/// A VTO's door contact: `DoorStatus` Pulse with `Status` Open or Close.
+pub fn door_status(open: bool) -> Vec<DahuaPart> {
+    let status = if open { "Open" } else { "Close" };
+    vec![part(
+        "DoorStatus",
+        "Pulse",
+        Some(serde_json::json!({ "Status": status })),
+    )]
+}
+
 pub fn person(on: bool) -> Vec<DahuaPart> {
     let action = if on { "Start" } else { "Stop" };
     vec![part("SmartMotionHuman", action, None)]

@@ -49,6 +49,9 @@ pub fn respond(shared: &Shared, env: &Envelope, base: &str) -> Result<String, Fa
             ),
             MAC
         )),
+        "GetRelayOutputs" => Ok(super::door::relay_outputs(shared)),
+        "SetRelayOutputState" => super::door::set_state(shared, env),
+        "SetRelayOutputSettings" => super::door::set_settings(shared, env),
         _ => Err(not_supported(env)),
     }
 }

@@ -211,6 +211,26 @@ pub async fn image(State(s): Shr, headers: HeaderMap) -> Response {
     response
 }
 
+/// `GET /bha-api/open-door.cgi?r=N`: relay 1 or 2 (as `info.cgi` lists) switches, recorded
+/// as a door switch; any other relay is 400 with `RETURNCODE` 0.
+pub async fn open_door(State(s): Shr, uri: Uri, headers: HeaderMap) -> Response {
+    if let Err(response) = admit(&s, "open-door.cgi", &headers).await {
+        return response;
+    }
+    let relay = params(&uri).remove("r").filter(|r| r == "1" || r == "2");
+    match relay {
+        Some(r) => {
+            super::door::record(&s, "doorbird", r, "open");
+            json_response(&json!({"BHA": {"RETURNCODE": "1"}}))
+        }
+        None => {
+            let mut response = json_response(&json!({"BHA": {"RETURNCODE": "0"}}));
+            *response.status_mut() = StatusCode::BAD_REQUEST;
+            response
+        }
+    }
+}
+
 /// `GET /bha-api/favorites.cgi[?action=save|remove&type=http&...]`.
 pub async fn favorites(State(s): Shr, uri: Uri, headers: HeaderMap) -> Response {
     if let Err(response) = admit(&s, "favorites.cgi", &headers).await {

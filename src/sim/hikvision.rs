@@ -187,6 +187,32 @@ pub fn json_alert(a: &Alert<'_>, port: u16, count: u64, now: Timestamp) -> Strin
 
 /// The KV6113 press on the alert stream: `AccessControllerEvent` major 3 / minor 1024 with
 /// one picture (Hikvision-Addons#260), then the picture part.
+/// A door station's access-control door event: major 5, minor 25 (opened) or 26 (closed).
+pub fn door_event(port: u16, count: u64, now: Timestamp, open: bool) -> Vec<HikPart> {
+    let value = json!({
+        "ipAddress": "127.0.0.1",
+        "portNo": port,
+        "protocol": "HTTP",
+        "macAddress": MAC,
+        "channelID": 1,
+        "dateTime": date_time(now),
+        "activePostCount": count,
+        "eventType": "AccessControllerEvent",
+        "eventState": "active",
+        "eventDescription": "Access Controller Event",
+        "AccessControllerEvent": {
+            "deviceName": "Door Station",
+            "majorEventType": 5,
+            "subEventType": if open { 25 } else { 26 },
+            "doorNo": 1
+        }
+    });
+    vec![HikPart {
+        content_type: JSON,
+        body: Bytes::from(pretty_tabs(&value)),
+    }]
+}
+
 pub fn station_press(port: u16, count: u64, now: Timestamp) -> Vec<HikPart> {
     let value = json!({
         "ipAddress": "127.0.0.1",

@@ -9,7 +9,7 @@ use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use super::Fault;
 use super::auth;
@@ -18,7 +18,7 @@ use super::media::SNAPSHOT_PATH;
 use super::service::{self, Endpoint};
 use super::soap::{self, Code, Version};
 use super::state::Shared;
-use super::{dahua, doorbird, hikvision};
+use super::{dahua, door, doorbird, hikvision};
 use crate::hikvision::{ALERT_STREAM_PATH, DEVICE_INFO_PATH, LEGACY_ALERT_STREAM_PATH};
 
 /// Largest request body accepted.
@@ -37,6 +37,18 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/cgi-bin/eventManager.cgi", get(dahua::event_manager))
         .route("/cgi-bin/snapshot.cgi", get(dahua::snapshot))
         .route("/cgi-bin/magicBox.cgi", get(dahua::magic_box))
+        .route(
+            "/cgi-bin/accessControl.cgi",
+            get(door::dahua_access_control),
+        )
+        .route(
+            "/ISAPI/AccessControl/RemoteControl/door/capabilities",
+            get(door::hikvision_capabilities),
+        )
+        .route(
+            "/ISAPI/AccessControl/RemoteControl/door/{door}",
+            put(door::hikvision_door),
+        )
         .route(ALERT_STREAM_PATH, get(hikvision::alert_stream))
         .route(
             LEGACY_ALERT_STREAM_PATH,
@@ -49,6 +61,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route(DEVICE_INFO_PATH, get(hikvision::device_info))
         .route(crate::doorbird::INFO_PATH, get(doorbird::info))
         .route(crate::doorbird::IMAGE_PATH, get(doorbird::image))
+        .route(crate::doorbird::OPEN_DOOR_PATH, get(doorbird::open_door))
         .route(crate::doorbird::FAVORITES_PATH, get(doorbird::favorites))
         .route(
             crate::doorbird::SCHEDULE_PATH,

@@ -94,6 +94,19 @@
 //!   and [`SimStats::favorite_call_failures`] count the outcomes. Favorites and schedule
 //!   survive [`SimDoorbell::reboot`]; [`SimDoorbell::lose_schedule`] plays a device that lost
 //!   its schedule, [`SimDoorbell::seed_favorite`] a stale or foreign favorite.
+//! - Doors ([`SimDoorbell::door_switches`] records every switch with its instant): ONVIF
+//!   device service GetRelayOutputs lists `Door1` (Bistable) and `Door2` (Monostable, PT2S);
+//!   SetRelayOutputState (`active`/`inactive`) and SetRelayOutputSettings switch them (unknown
+//!   token: `ter:InvalidArgVal`). Dahua VTO: `GET /cgi-bin/accessControl.cgi?action=openDoor&`
+//!   `channel=N&UserID=101&Type=Remote` answers `OK` (channel 1 or 2; other models and
+//!   requests `Error`, 400), `action=getDoorStatus` `Info.status=Close`. Hikvision door station:
+//!   `PUT /ISAPI/AccessControl/RemoteControl/door/N` (1 or 2) with
+//!   `<RemoteControlDoor><cmd>open</cmd></RemoteControlDoor>` answers a `ResponseStatus` with
+//!   `statusCode` 1 (else 400, statusCode 4); `GET .../door/capabilities` the door range. All
+//!   vendor door requests need HTTP Digest (with the request's own method). After an open a
+//!   door station reports its door open on the event stream (VTO `DoorStatus` Pulse
+//!   `{"Status":"Open"}`, station `AccessControllerEvent` 5/25), and closed on
+//!   [`SimDoorbell::close_door`] (`Close`, 5/26).
 //! - [`Fault::Stall`]: open vendor streams and those opened during it go silent for good (no
 //!   heartbeat, no event) with the connection open; a stream opened after it behaves.
 //! - Each open stream holds at most [`MAX_QUEUED_BURSTS`] bursts for a slow reader (the oldest
@@ -104,6 +117,7 @@ pub mod auth;
 mod dahua;
 mod device;
 mod discovery;
+mod door;
 mod doorbird;
 mod events;
 mod hikvision;
@@ -137,6 +151,7 @@ use self::vendor::Burst;
 pub use self::auth::{MAX_CREATED_SKEW, password_digest};
 pub use self::dahua::{BOUNDARY as DAHUA_BOUNDARY, DahuaQuirks, MAX_HEARTBEAT_SECS};
 pub use self::discovery::NAME as DISCOVERY_NAME;
+pub use self::door::{DoorSwitch, RELAY_TOKENS};
 pub use self::events::{MAX_PULL_TIMEOUT, MAX_QUEUED_MESSAGES, MAX_SUBSCRIPTIONS};
 pub use self::hikvision::{
     CallStatus, DEFAULT_HEARTBEAT as DEFAULT_ALERT_HEARTBEAT, DEFAULT_RING, HikQuirks,
@@ -698,6 +713,43 @@ impl SimDoorbell {
             loop {
                 let notified = self.shared.requested.notified();
                 if self.shared.lock().stats.action(action) >= count {
+                    return;
+                }
+                notified.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
+    }
+
+    /// The door swings shut: a door station reports it on its event stream (Dahua VTO
+    /// `DoorStatus` Close, Hikvision access-control event 5/26). After an open it reported
+    /// the door open (Status Open, 5/25).
+    pub fn close_door(&self) {
+        door::report_door(&self.shared, false);
+    }
+
+    /// Every door and relay switch so far, oldest first.
+    pub fn door_switches(&self) -> Vec<DoorSwitch> {
+        self.shared.lock().door_switches.clone()
+    }
+
+    /// How many switches so far opened a door (ONVIF `active`, vendor `open`).
+    pub fn door_opens(&self) -> usize {
+        self.shared
+            .lock()
+            .door_switches
+            .iter()
+            .filter(|s| s.opens())
+            .count()
+    }
+
+    /// Resolves `true` once at least `count` door switches (of any kind) were recorded,
+    /// `false` after `timeout`.
+    pub async fn wait_for_door_switches(&self, count: usize, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let notified = self.shared.requested.notified();
+                if self.shared.lock().door_switches.len() >= count {
                     return;
                 }
                 notified.await;

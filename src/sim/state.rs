@@ -10,6 +10,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 use super::dahua::DahuaQuirks;
+use super::door::{DoorSwitch, Relay};
 use super::doorbird::Store;
 use super::events::Subscription;
 use super::hikvision::{Call, HikQuirks};
@@ -81,6 +82,10 @@ pub struct Inner {
     pub doorbird: Store,
     /// What the PullPoint does.
     pub pull_point: PullPointMode,
+    /// The ONVIF relay outputs.
+    pub relays: Vec<Relay>,
+    /// Every door and relay switch, oldest first (bounded).
+    pub door_switches: Vec<DoorSwitch>,
 }
 
 impl Shared {
@@ -104,6 +109,8 @@ impl Shared {
             posts: 0,
             doorbird: Store::default(),
             pull_point: PullPointMode::Works,
+            relays: super::door::relays(),
+            door_switches: Vec::new(),
         };
         let (vendor, _) = tokio::sync::broadcast::channel(MAX_QUEUED_BURSTS);
         Arc::new(Shared {

@@ -41,6 +41,7 @@ pub fn camera(id: &str, name: &str) -> CameraMeta {
     CameraMeta {
         id: CameraId::new(id).unwrap(),
         name: name.into(),
+        door: None,
     }
 }
 
