@@ -20,7 +20,6 @@
 //! `chaos::RING_GAP.0` plus one per fault).
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::time::{Duration, Instant};
 
 use crate::chaos::Kind;
@@ -100,7 +99,9 @@ pub struct Counts {
 #[derive(Debug, Default)]
 pub struct Ledger {
     presses: Vec<Press>,
-    by_stamp: HashMap<(usize, String), usize>,
+    /// (camera, stamp) -> its presses, oldest first (a camera whose clock went back to 2000
+    /// after a reboot can stamp two presses alike).
+    by_stamp: HashMap<(usize, String), Vec<usize>>,
     /// (camera, bridge `time`) -> the distinct `camera_time`s of its ring events, in order,
     /// from `<base>/<camera>/event`.
     ring_events: HashMap<(usize, String), Vec<String>>,
@@ -111,7 +112,8 @@ pub struct Ledger {
     online: HashMap<usize, bool>,
     duplicates: u64,
     unknown: u64,
-    /// Two presses of one camera with the same stamp (the later one is not tracked).
+    /// Presses of one camera with the stamp of an earlier one: a doorbell for that stamp goes
+    /// to the oldest of them not yet delivered.
     pub stamp_clashes: u64,
 }
 
@@ -130,12 +132,14 @@ impl Ledger {
         when: When,
     ) -> usize {
         let i = self.presses.len();
-        match self.by_stamp.entry((camera, camera_time.clone())) {
-            Entry::Occupied(_) => self.stamp_clashes += 1,
-            Entry::Vacant(v) => {
-                v.insert(i);
-            }
+        let same = self
+            .by_stamp
+            .entry((camera, camera_time.clone()))
+            .or_default();
+        if !same.is_empty() {
+            self.stamp_clashes += 1;
         }
+        same.push(i);
         self.presses.push(Press {
             camera,
             camera_time,
@@ -185,15 +189,17 @@ impl Ledger {
     }
 
     fn resolve(&mut self, camera: usize, stamp: &str, at: Instant) {
-        let Some(&i) = self.by_stamp.get(&(camera, stamp.to_owned())) else {
+        let Some(same) = self.by_stamp.get(&(camera, stamp.to_owned())) else {
             self.unknown += 1;
             return;
         };
-        let press = &mut self.presses[i];
-        if press.delivered.is_some() {
-            self.duplicates += 1;
-        } else {
-            press.delivered = Some(at);
+        let waiting = same.iter().copied().find(|&i| {
+            let p = &self.presses[i];
+            p.delivered.is_none() && p.at <= at
+        });
+        match waiting {
+            Some(i) => self.presses[i].delivered = Some(at),
+            None => self.duplicates += 1,
         }
     }
 
@@ -485,6 +491,30 @@ mod tests {
         l.pressed(0, "a".into(), t0, When::Up);
         l.pressed(1, "a".into(), t0, When::Up);
         assert_eq!(l.stamp_clashes, 1);
+    }
+
+    #[test]
+    fn presses_stamped_alike_after_a_reboot_are_each_delivered() {
+        let t0 = Instant::now();
+        let mut l = Ledger::new();
+        // The camera's clock went back to 2000 at each reboot: two presses, one stamp.
+        l.pressed(0, "2000-01-01T00:00:08.025Z".into(), t0, When::Up);
+        l.ring_event(0, "T1".into(), "2000-01-01T00:00:08.025Z".into());
+        l.doorbell(0, "T1".into(), secs(t0, 1));
+        l.pressed(
+            0,
+            "2000-01-01T00:00:08.025Z".into(),
+            secs(t0, 240),
+            When::Up,
+        );
+        l.ring_event(0, "T2".into(), "2000-01-01T00:00:08.025Z".into());
+        l.doorbell(0, "T2".into(), secs(t0, 241));
+        let c = l.counts(secs(t0, 400), GRACE);
+        assert_eq!((c.delivered, c.lost, c.duplicates), (2, 0, 0));
+        // A third doorbell for that stamp is a duplicate.
+        l.ring_event(0, "T3".into(), "2000-01-01T00:00:08.025Z".into());
+        l.doorbell(0, "T3".into(), secs(t0, 242));
+        assert_eq!(l.counts(secs(t0, 400), GRACE).duplicates, 1);
     }
 
     #[test]

@@ -473,7 +473,7 @@ impl Soak<'_> {
         );
         if self.ledger.stamp_clashes > 0 {
             println!(
-                "  presses sharing a camera stamp (not tracked): {}",
+                "  presses stamped like an earlier one of their camera (a clock back at 2000 after a reboot): {}",
                 self.ledger.stamp_clashes
             );
         }
