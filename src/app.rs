@@ -127,7 +127,22 @@ pub async fn start(
         } else {
             None
         };
-        let sup = Supervisor::new(
+        let clips = cfg.clip.enabled().then(|| {
+            let (tx, rx) = mpsc::channel(crate::clip::CLIP_QUEUE);
+            let task = crate::clip::ClipTask::new(
+                cfg.clone(),
+                client.clone(),
+                archive.clone(),
+                sweep.clone(),
+                updates.clone(),
+            );
+            tracker.spawn(
+                task.run(rx, shutdown.child_token())
+                    .instrument(span.clone()),
+            );
+            tx
+        });
+        let mut sup = Supervisor::new(
             cfg,
             client,
             updates.clone(),
@@ -135,6 +150,9 @@ pub async fn start(
             metrics.clone(),
             shutdown.child_token(),
         );
+        if let Some(tx) = clips {
+            sup = sup.with_clips(tx);
+        }
         tracker.spawn(sup.run().instrument(span));
     }
     // The cameras hold the only senders now: the publisher ends after the last one's offline.

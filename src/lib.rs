@@ -10,6 +10,7 @@
 //! camera::Supervisor: normalise (rules, vendor code tables) -> Event  [a task per camera]
 //!    Event -> Update::Event -----------------------------------------+
 //!    Event -> Trigger -> snapshot task -> archive -> Update::Snapshot -+-> bounded mpsc<Update>
+//!    Event -> ClipTrigger -> clip task (RTSP, pre-roll) -> archive -> Update::Clip -+
 //! mqtt::publisher -> outbox -> topics + discovery -> rumqttc -> broker -> Home Assistant
 //! mqtt commands (<base>/<camera>/snapshot/set) -> app router -> that camera's snapshot task
 //! archive sweeper (start, hourly, over the size limit) -> retention::select_expired -> delete
@@ -22,6 +23,7 @@
 //! - [`backoff`]: the one retry policy (exponential, probe interval, rejected-credentials wait).
 //! - [`camera`]: the per-camera task: its sources, the normaliser, availability, events.
 //! - [`cli`]: the command-line definitions; [`commands`]: the subcommands.
+//! - [`clip`]: event clips: the RTSP pre-roll buffer, recording, the MP4 writer, the sidecar.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
 //! - [`event`]: the vocabulary shared by the camera side and the MQTT side.
@@ -53,6 +55,7 @@ pub mod archive;
 pub mod backoff;
 pub mod camera;
 pub mod cli;
+pub mod clip;
 pub mod commands;
 pub mod config;
 pub mod dahua;

@@ -38,6 +38,7 @@ pub struct Supervisor {
     client: Client,
     updates: mpsc::Sender<Update>,
     snapshots: Option<mpsc::Sender<Trigger>>,
+    clips: Option<mpsc::Sender<crate::clip::ClipTrigger>>,
     metrics: Metrics,
     shutdown: CancellationToken,
 }
@@ -81,9 +82,16 @@ impl Supervisor {
             client,
             updates,
             snapshots,
+            clips: None,
             metrics,
             shutdown,
         }
+    }
+
+    /// Sends clip triggers to `clips` (the camera's clip task) for events in `clip.on`.
+    pub fn with_clips(mut self, clips: mpsc::Sender<crate::clip::ClipTrigger>) -> Self {
+        self.clips = Some(clips);
+        self
     }
 
     /// Runs until shutdown. Ends after its sources released what they hold on the camera
@@ -292,10 +300,20 @@ impl Supervisor {
             && self.config.snapshot.enabled
             && self.config.snapshot.on.contains(&event.kind);
         let trigger = wants_snapshot.then(|| Trigger::for_event(&event));
+        let clip = (event.trigger && self.config.clip.on.contains(&event.kind)).then(|| {
+            match Trigger::for_event(&event) {
+                Trigger::Event(e) => e,
+                _ => unreachable!("for_event makes an event reason"),
+            }
+        });
         self.send(Update::Event(event)).await;
         if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {
             // A full queue means a fetch is running and queued triggers will share it.
             let _ = tx.try_send(t);
+        }
+        if let (Some(c), Some(tx)) = (clip, &self.clips) {
+            // A full queue means a clip is recording and is being extended already.
+            let _ = tx.try_send(c);
         }
     }
 
