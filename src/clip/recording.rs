@@ -89,13 +89,10 @@ impl Recording {
 
     /// Another clip event: record until `post` after the newest frame, within `max`.
     pub fn extend(&mut self) {
-        match self.frames.last() {
-            Some(last) => {
-                let limit = self.frames[0].ts + self.max;
-                self.end_ts = Some((last.ts + self.post).min(limit));
-            }
-            // No frame yet: the end is set from the first one.
-            None => {}
+        // No frame yet: the end is set from the first one.
+        if let Some(last) = self.frames.last() {
+            let limit = self.frames[0].ts + self.max;
+            self.end_ts = Some((last.ts + self.post).min(limit));
         }
     }
 
