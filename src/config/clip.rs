@@ -21,8 +21,8 @@ pub const MIN_CLIP_POST: Duration = Duration::from_secs(1);
 /// Longest clip accepted for `max` (it is held in memory until written).
 pub const MAX_CLIP_MAX: Duration = Duration::from_secs(300);
 
-/// Which RTSP stream clips are recorded from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Which RTSP stream clips are recorded from. `Debug` hides credentials in a URL.
+#[derive(Clone, PartialEq, Eq)]
 pub enum ClipStream {
     /// The lowest-resolution ONVIF profile (`"sub"`, the default).
     Sub,
@@ -30,6 +30,16 @@ pub enum ClipStream {
     Main,
     /// This URL, as given (`rtsp://...`).
     Url(Url),
+}
+
+impl std::fmt::Debug for ClipStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ClipStream::Sub => f.write_str("Sub"),
+            ClipStream::Main => f.write_str("Main"),
+            ClipStream::Url(u) => write!(f, "Url({:?})", super::redact_url(u.as_str())),
+        }
+    }
 }
 
 /// Clip settings of one camera.
@@ -182,6 +192,8 @@ mod tests {
         assert!(e.message.contains("rtsp://"), "{e}");
         let e = clip("stream = \"rtsp://u:hunter2@\"").unwrap_err();
         assert!(!e.to_string().contains("hunter2"), "{e}");
+        let with = clip("stream = \"rtsp://u:hunter2@10.0.0.2/s1\"").unwrap();
+        assert!(!format!("{with:?}").contains("hunter2"), "{with:?}");
     }
 
     #[test]
