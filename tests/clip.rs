@@ -209,6 +209,69 @@ fn parse(path: &Path) -> Parsed {
     out
 }
 
+/// With ffmpeg installed (`.ci/run` installs it; elsewhere a missing one is reported as
+/// SKIPPED on the terminal, and under CI it fails the test): ffprobe sees one H.264 stream of
+/// 64x48, the duration, and decodes `frames` pictures; ffmpeg decodes them without an error.
+fn ffmpeg_reads(path: &Path, seconds: f64, frames: usize) {
+    let probe = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-count_frames",
+            "-show_streams",
+            "-show_format",
+            "-of",
+            "json",
+        ])
+        .arg(path)
+        .output();
+    let Ok(probe) = probe else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "ffprobe is missing; apt-get install ffmpeg"
+        );
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!("SKIPPED: the ffprobe check (apt-get install ffmpeg)");
+        }
+        return;
+    };
+    assert!(
+        probe.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probe.stderr)
+    );
+    let v: Value = serde_json::from_slice(&probe.stdout).expect("ffprobe JSON");
+    let streams = v["streams"].as_array().expect("streams");
+    assert_eq!(streams.len(), 1, "{v}");
+    assert_eq!(streams[0]["codec_name"], "h264");
+    assert_eq!(
+        (&streams[0]["width"], &streams[0]["height"]),
+        (&Value::from(64), &Value::from(48))
+    );
+    assert_eq!(
+        streams[0]["nb_read_frames"].as_str(),
+        Some(frames.to_string().as_str()),
+        "ffprobe decodes every sample"
+    );
+    let d: f64 = v["format"]["duration"].as_str().unwrap().parse().unwrap();
+    assert!(
+        (d - seconds).abs() <= FRAME + 0.01,
+        "ffprobe says {d} s, we wrote {seconds} s"
+    );
+    let decode = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(path)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg runs where ffprobe does");
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "ffmpeg could not decode the clip: {}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+}
+
 #[tokio::test]
 async fn a_ring_saves_a_clip_that_starts_before_the_press() {
     let broker = Broker::start();
@@ -270,6 +333,7 @@ async fn a_ring_saves_a_clip_that_starts_before_the_press() {
         (clip["duration"].as_f64().unwrap() - seconds).abs() < 0.01,
         "{clip}"
     );
+    ffmpeg_reads(&path, seconds, mp4.sync.len());
 
     let side: Value =
         serde_json::from_slice(&std::fs::read(path.with_extension("clip.json")).unwrap()).unwrap();
@@ -287,6 +351,50 @@ async fn a_ring_saves_a_clip_that_starts_before_the_press() {
 
     token.cancel();
     assert!(running.stopped().await, "shutdown missed its deadline");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_second_ring_while_recording_extends_the_clip() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &sim,
+        broker.port(),
+        dir.path(),
+        "on = [\"ring\"]\npre = \"1s\"\npost = \"2s\"",
+    );
+    let mut mqtt = Subscriber::connect(broker.port(), "doorbell-bridge/#").await;
+    let (running, token) = start(&cfg).await;
+    assert!(sim.wait_for_subscription(WAIT).await);
+    assert!(sim.wait_for_plays(1, WAIT).await);
+    eventually("2 s of video sent", || sim.rtsp_stats().frames >= 20).await;
+    sim.press();
+    ring(&mut mqtt).await;
+    // A second press 1.5 s of video later, inside the first clip's post.
+    let sent = sim.rtsp_stats().frames;
+    eventually("1.5 s more video", || sim.rtsp_stats().frames >= sent + 15).await;
+    sim.press();
+    ring(&mut mqtt).await;
+    let clip = mqtt.next_on(&format!("{CAM}/clip"), WAIT).await.json();
+    assert_eq!(clip["status"], "complete", "{clip}");
+    let mp4 = parse(&dir.path().join(clip["path"].as_str().unwrap()));
+    let seconds =
+        mp4.durations.iter().map(|&d| u64::from(d)).sum::<u64>() as f64 / f64::from(mp4.timescale);
+    // pre (1 s) + 1.5 s + post (2 s), plus up to a GOP for the keyframe start.
+    assert!(
+        (4.5 - 2.0 * FRAME..=4.5 + GOP + 2.0 * FRAME).contains(&seconds),
+        "the second ring extended the clip: {seconds} s"
+    );
+    let clips = files(dir.path())
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "mp4"))
+        .count();
+    assert_eq!(clips, 1, "one clip for both rings");
+
+    token.cancel();
+    assert!(running.stopped().await);
     sim.shutdown().await;
 }
 
