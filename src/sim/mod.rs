@@ -330,6 +330,11 @@ impl SimDoorbell {
         self.shared.rtsp.set_fault(fault);
     }
 
+    /// Pads the RTSP stream to about `bits_per_second` with filler data (for benchmarks).
+    pub fn set_rtsp_bitrate(&self, bits_per_second: u64) {
+        self.shared.rtsp.set_bitrate(bits_per_second);
+    }
+
     /// The RTSP server's counters.
     pub fn rtsp_stats(&self) -> RtspStats {
         self.shared.rtsp.stats()

@@ -82,6 +82,8 @@ pub struct RtspShared {
     pub changed: Notify,
     /// Cancelled to close every RTSP connection; replaced after.
     closing: Mutex<CancellationToken>,
+    /// Filler bytes added to every frame (to play a camera's bitrate).
+    padding: std::sync::atomic::AtomicUsize,
 }
 
 impl RtspShared {
@@ -107,6 +109,16 @@ impl RtspShared {
             *token = CancellationToken::new();
         }
         self.changed.notify_waiters();
+    }
+
+    /// Pads every frame with a filler NAL unit (H.264 7.3.2.7) so the stream carries about
+    /// `bits_per_second` (0: no padding, about 40 kbit/s).
+    pub fn set_bitrate(&self, bits_per_second: u64) {
+        let bytes = bits_per_second / 8 / u64::from(FPS);
+        self.padding.store(
+            usize::try_from(bytes).unwrap_or(usize::MAX),
+            std::sync::atomic::Ordering::Relaxed,
+        );
     }
 
     /// The counters.
@@ -341,7 +353,19 @@ impl Connection {
             interleave(&mut out, 0, &[0x00, 0xFF, 0xDE, 0xAD, 0xBE, 0xEF, 0, 1]);
         }
         let ts = 90_000 / FPS * self.frame as u32;
-        let (nals, _) = ENCODER.frame(self.frame, GOP);
+        let (mut nals, _) = ENCODER.frame(self.frame, GOP);
+        let padding = self
+            .shared
+            .rtsp
+            .padding
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if padding > 0 {
+            // Filler data: nal_ref_idc 0, type 12, 0xFF bytes, then the stop bit.
+            let mut filler = vec![0xFF; padding + 1];
+            filler[0] = 0x0C;
+            filler.push(0x80);
+            nals.push(filler);
+        }
         let packets: Vec<Vec<u8>> = nals.iter().flat_map(|n| packetise(n)).collect();
         let last = packets.len() - 1;
         for (i, payload) in packets.iter().enumerate() {
