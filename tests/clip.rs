@@ -564,3 +564,50 @@ fn retention_removes_the_oldest_clips_with_their_sidecars() {
     );
     assert!(stored[1].exists() && stored[2].exists() && lone.exists());
 }
+
+#[tokio::test]
+async fn shutdown_does_not_wait_for_an_rtsp_camera_that_never_answers() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    // An "RTSP server" that accepts and never says a word.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::channel(4);
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+            let _ = accepted_tx.try_send(());
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &sim,
+        broker.port(),
+        dir.path(),
+        &format!("on = [\"ring\"]\nstream = \"rtsp://127.0.0.1:{port}/silent\""),
+    );
+    let token = CancellationToken::new();
+    let running = app::start(
+        &cfg,
+        token.clone(),
+        Options {
+            // With the MQTT side's 2 s after it, well below the 10 s DESCRIBE timeout.
+            shutdown_deadline: Duration::from_secs(3),
+            ..options()
+        },
+    )
+    .await
+    .expect("bridge starts");
+    tokio::time::timeout(WAIT, accepted.recv())
+        .await
+        .expect("the bridge connects to the stream");
+    // The DESCRIBE is pending (for up to RTSP_SETUP_TIMEOUT, 10 s): shutdown must not wait.
+    token.cancel();
+    assert!(
+        running.stopped().await,
+        "shutdown waited for the RTSP answer past its deadline"
+    );
+    holder.abort();
+    sim.shutdown().await;
+}

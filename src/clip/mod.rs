@@ -119,7 +119,12 @@ impl ClipTask {
                     self.write(a, live.as_ref().and_then(|l| l.video.clone()), 0).await;
                 }
                 () = sleep_until(retry_at), if live.is_none() => {
-                    match Box::pin(self.connect()).await {
+                    // Shutdown does not wait for a slow camera's DESCRIBE.
+                    let connected = tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        r = Box::pin(self.connect()) => r,
+                    };
+                    match connected {
                         Ok(l) => {
                             if std::mem::take(&mut failing) {
                                 info!("clip stream works again");
