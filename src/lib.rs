@@ -39,8 +39,8 @@
 //! - [`retention`]: which archived files to delete (pure) and the sweep.
 //! - [`rules`]: the ONVIF rule table, with evidence per row.
 //! - [`secret`]: a password that never prints itself.
-//! - [`sim`]: a simulated doorbell (ONVIF, Dahua and Hikvision personalities) for tests and
-//!   `demo`.
+//! - [`sim`]: a simulated doorbell (ONVIF, Dahua and Hikvision personalities, an RTSP stream)
+//!   for tests and `demo`.
 //! - [`snapshot`]: the per-camera snapshot task: triggers, one fetch at a time, bursts.
 //! - [`source`]: event sources; each runs its own session and sends raw notifications to its
 //!   camera's task.
