@@ -455,6 +455,45 @@ async fn a_ring_while_the_stream_is_down_still_rings_and_its_sidecar_says_missin
 }
 
 #[tokio::test]
+async fn a_stream_that_stops_during_post_gives_a_partial_clip_that_says_so() {
+    let broker = Broker::start();
+    let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(
+        &sim,
+        broker.port(),
+        dir.path(),
+        "on = [\"ring\"]\npre = \"1s\"\npost = \"3s\"",
+    );
+    let mut mqtt = Subscriber::connect(broker.port(), "doorbell-bridge/#").await;
+    let (running, token) = start(&cfg).await;
+    assert!(sim.wait_for_subscription(WAIT).await);
+    assert!(sim.wait_for_plays(1, WAIT).await);
+    eventually("2 s of video sent", || sim.rtsp_stats().frames >= 20).await;
+    sim.press();
+    ring(&mut mqtt).await;
+    // The camera goes silent with the connection open, before post is over.
+    sim.set_rtsp_fault(RtspFault::Stall);
+    let clip = mqtt.next_on(&format!("{CAM}/clip"), WAIT).await.json();
+    assert_eq!(clip["status"], "partial", "{clip}");
+    let gaps = clip["gaps"].to_string();
+    assert!(gaps.contains("stopped sending"), "{gaps}");
+    let path = dir
+        .path()
+        .join(clip["path"].as_str().expect("what was recorded is kept"));
+    let mp4 = parse(&path);
+    assert!(mp4.sync[0]);
+    let side: Value =
+        serde_json::from_slice(&std::fs::read(path.with_extension("clip.json")).unwrap()).unwrap();
+    assert_eq!(side["status"], "partial");
+    assert_eq!(side["gaps"], clip["gaps"]);
+
+    token.cancel();
+    assert!(running.stopped().await);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn garbage_rtp_does_not_stop_the_bridge_or_later_clips() {
     let broker = Broker::start();
     let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
