@@ -150,6 +150,21 @@ pub async fn start(
         } else {
             None
         };
+        let clips = cfg.clip.enabled().then(|| {
+            let (tx, rx) = mpsc::channel(crate::clip::CLIP_QUEUE);
+            let task = crate::clip::ClipTask::new(
+                cfg.clone(),
+                client.clone(),
+                archive.clone(),
+                sweep.clone(),
+                updates.clone(),
+            );
+            tracker.spawn(
+                task.run(rx, shutdown.child_token())
+                    .instrument(span.clone()),
+            );
+            tx
+        });
         let mut sup = Supervisor::new(
             cfg.clone(),
             client.clone(),
@@ -182,6 +197,9 @@ pub async fn start(
             None => None,
         };
         routes.insert(cfg.id.clone(), Routes { snapshots, door });
+        if let Some(tx) = clips {
+            sup = sup.with_clips(tx);
+        }
         tracker.spawn(sup.run().instrument(span));
     }
     // The cameras hold the only senders now: the publisher ends after the last one's offline.

@@ -125,6 +125,49 @@ impl Archive {
         Ok((path, total > self.policy.max_size))
     }
 
+    /// The archive folder.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Stores an event clip of `camera` and its sidecar (blocking IO: call from
+    /// `spawn_blocking`): `<HHMMSS.mmm>_<kind>.mp4` dated by the event's local time, and
+    /// `<same>.clip.json`; with no video (`mp4` is `None`) only the sidecar. Sidecar first, each
+    /// atomic. Returns the clip's path (or the sidecar's, without video) and whether the
+    /// archive is now over its size limit.
+    pub fn store_clip(
+        &self,
+        mp4: Option<&[u8]>,
+        sidecar_json: &[u8],
+        camera: &CameraId,
+        kind: crate::event::Kind,
+        event_time: jiff::Timestamp,
+    ) -> Result<(PathBuf, bool), Error> {
+        let local = event_time.to_zoned_datetime(jiff::tz::TimeZone::system());
+        let dir = self
+            .root
+            .join(camera.as_str())
+            .join(local.strftime("%Y-%m-%d").to_string());
+        create_dirs(&dir)?;
+        let stem = format!("{}_{}", local.strftime("%H%M%S.%3f"), kind.as_str());
+        let path = free_name_with(&dir, &stem, "mp4", |p| {
+            p.exists() || retention::sidecar(p).exists()
+        });
+        let side = retention::sidecar(&path);
+        write_atomic(&side, sidecar_json)?;
+        let mut added = sidecar_json.len() as u64;
+        let stored = match mp4 {
+            Some(bytes) => {
+                write_atomic(&path, bytes)?;
+                added += bytes.len() as u64;
+                path
+            }
+            None => side,
+        };
+        let total = self.size.fetch_add(added, Ordering::Relaxed) + added;
+        Ok((stored, total > self.policy.max_size))
+    }
+
     /// Applies retention now (blocking IO: call from `spawn_blocking`).
     pub fn sweep(&self, now: std::time::SystemTime) -> SweepReport {
         let report = retention::sweep(&self.root, self.policy, now);
@@ -144,13 +187,18 @@ fn create_dirs(dir: &Path) -> Result<(), Error> {
 
 /// `<stem>.jpg`, or `<stem>-2.jpg`, ... when taken (two snapshots in one millisecond).
 fn free_name(dir: &Path, stem: &str) -> PathBuf {
-    let first = dir.join(format!("{stem}.jpg"));
-    if !first.exists() {
+    free_name_with(dir, stem, "jpg", |p| p.exists())
+}
+
+/// `<stem>.<ext>`, or `<stem>-2.<ext>`, ... while `taken` says a name is in use.
+fn free_name_with(dir: &Path, stem: &str, ext: &str, taken: impl Fn(&Path) -> bool) -> PathBuf {
+    let first = dir.join(format!("{stem}.{ext}"));
+    if !taken(&first) {
         return first;
     }
     (2..)
-        .map(|n| dir.join(format!("{stem}-{n}.jpg")))
-        .find(|p| !p.exists())
+        .map(|n| dir.join(format!("{stem}-{n}.{ext}")))
+        .find(|p| !taken(p))
         .expect("some suffix is free")
 }
 

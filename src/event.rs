@@ -447,6 +447,43 @@ impl Serialize for SnapshotReason {
     }
 }
 
+/// How much of an event clip there is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClipStatus {
+    /// Pre-roll and post as configured.
+    Complete,
+    /// A clip, with gaps (no pre-roll, the stream stopped, a timestamp jump).
+    Partial,
+    /// No video at all (the stream was down); only the sidecar was written.
+    Missing,
+}
+
+/// An event clip, as the archive wrote it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clip {
+    /// Which camera.
+    pub camera: CameraId,
+    /// The event's kind.
+    pub kind: Kind,
+    /// The event's receive time, which identifies it.
+    pub event_time: jiff::Timestamp,
+    /// When the clip's first frame was (before the event by the pre-roll); `None` when missing.
+    pub start: Option<jiff::Timestamp>,
+    /// The clip's length.
+    pub duration: std::time::Duration,
+    /// Where the archive stored the clip (`None` when missing or not written).
+    pub path: Option<PathBuf>,
+    /// The same path below the archive folder.
+    pub relative: Option<PathBuf>,
+    /// The archive folder.
+    pub archive: PathBuf,
+    /// How much of it there is.
+    pub status: ClipStatus,
+    /// What is missing, for people.
+    pub gaps: Vec<String>,
+}
+
 /// Camera-side news for the MQTT side. Sent over one bounded channel.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
@@ -468,6 +505,8 @@ pub enum Update {
     Event(Event),
     /// A snapshot.
     Snapshot(Snapshot),
+    /// An event clip was written (or could not be): after the event and its snapshot.
+    Clip(Box<Clip>),
     /// Which of the camera's event sources are down, for people (`pullpoint: ...`), or
     /// empty when every source delivers. Sent when it changes.
     Sources {
@@ -505,6 +544,7 @@ impl Update {
             Update::Door(d) => &d.camera,
             Update::Event(e) => &e.camera,
             Update::Snapshot(s) => &s.camera,
+            Update::Clip(c) => &c.camera,
         }
     }
 }

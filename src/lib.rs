@@ -10,6 +10,7 @@
 //! camera::Supervisor: normalise (rules, vendor code tables) -> Event  [a task per camera]
 //!    Event -> Update::Event -----------------------------------------+
 //!    Event -> Trigger -> snapshot task -> archive -> Update::Snapshot -+-> bounded mpsc<Update>
+//!    Event -> ClipTrigger -> clip task (RTSP, pre-roll) -> archive -> Update::Clip -+
 //! mqtt::publisher -> outbox -> topics + discovery -> rumqttc -> broker -> Home Assistant
 //! mqtt commands (<base>/<camera>/snapshot/set) -> app router -> that camera's snapshot task
 //! mqtt <base>/<camera>/door/set -> DoorCommand -> app router -> that camera's door task
@@ -24,6 +25,7 @@
 //! - [`backoff`]: the one retry policy (exponential, probe interval, rejected-credentials wait).
 //! - [`camera`]: the per-camera task: its sources, the normaliser, availability, events.
 //! - [`cli`]: the command-line definitions; [`commands`]: the subcommands.
+//! - [`clip`]: event clips: the RTSP pre-roll buffer, recording, the MP4 writer, the sidecar.
 //! - [`config`]: TOML + environment, validated into [`config::Config`].
 //! - [`dahua`]: the Dahua/Amcrest event stream: part reader, code parser, code table.
 //! - [`doorbird`]: the DoorBird LAN API: device information, favorites, schedule, code table.
@@ -44,8 +46,8 @@
 //! - [`retention`]: which archived files to delete (pure) and the sweep.
 //! - [`rules`]: the ONVIF rule table, with evidence per row.
 //! - [`secret`]: a password that never prints itself.
-//! - [`sim`]: a simulated doorbell (ONVIF, Dahua, Hikvision and DoorBird personalities) for tests and
-//!   `demo`.
+//! - [`sim`]: a simulated doorbell (ONVIF, Dahua, Hikvision and DoorBird personalities, an
+//!   RTSP stream) for tests and `demo`.
 //! - [`snapshot`]: the per-camera snapshot task: triggers, one fetch at a time, bursts.
 //! - [`source`]: event sources; each runs its own session and sends raw notifications to its
 //!   camera's task.
@@ -60,6 +62,7 @@ pub mod archive;
 pub mod backoff;
 pub mod camera;
 pub mod cli;
+pub mod clip;
 pub mod commands;
 pub mod config;
 pub mod dahua;

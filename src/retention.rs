@@ -2,8 +2,10 @@
 //!
 //! Only files the bridge wrote are ever considered: `<HHMMSS.mmm>_<name>[-n].jpg` (`name` a kind,
 //! `demand`, `interval`, or `other` from earlier builds) and their
-//! `.json` sidecars, two levels below the root (`<camera>/<YYYY-MM-DD>/`). Anything else in the
-//! folder is left alone and not counted.
+//! `.json` sidecars, event clips `<HHMMSS.mmm>_<kind>[-n].mp4` and their `.clip.json` sidecars
+//! (a sidecar alone, for a clip that could not be recorded, counts on its own), two levels
+//! below the root (`<camera>/<YYYY-MM-DD>/`). Anything else in the folder is left alone and
+//! not counted.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -65,9 +67,18 @@ pub fn select_expired(entries: &[Entry], policy: RetentionPolicy, now: SystemTim
 
 /// Whether `name` is a snapshot file name the bridge writes (`HHMMSS.mmm_name[-n].jpg`).
 pub fn is_our_jpeg(name: &str) -> bool {
-    let Some(stem) = name.strip_suffix(".jpg") else {
-        return false;
-    };
+    name.strip_suffix(".jpg").is_some_and(is_our_stem)
+}
+
+/// Whether `name` is a clip the bridge writes (`HHMMSS.mmm_kind[-n].mp4`) or a clip sidecar
+/// (`HHMMSS.mmm_kind[-n].clip.json`).
+pub fn is_our_clip(name: &str) -> bool {
+    name.strip_suffix(".mp4")
+        .or_else(|| name.strip_suffix(".clip.json"))
+        .is_some_and(is_our_stem)
+}
+
+fn is_our_stem(stem: &str) -> bool {
     let b = stem.as_bytes();
     if b.len() < 12 || b[6] != b'.' || b[10] != b'_' {
         return false;
@@ -93,9 +104,13 @@ fn is_day_folder(name: &str) -> bool {
             .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
-/// The sidecar of a JPEG.
-pub fn sidecar(jpeg: &Path) -> PathBuf {
-    jpeg.with_extension("json")
+/// The sidecar of a JPEG (`.json`) or a clip (`.clip.json`); a clip sidecar is its own.
+pub fn sidecar(file: &Path) -> PathBuf {
+    if file.extension().is_some_and(|e| e == "mp4") {
+        file.with_extension("clip.json")
+    } else {
+        file.with_extension("json")
+    }
 }
 
 /// Lists the bridge's snapshots under `root` (blocking IO). Unreadable folders are skipped.
@@ -115,12 +130,20 @@ pub fn list(root: &Path) -> Vec<Entry> {
             };
             for f in files.flatten() {
                 let name = f.file_name();
-                if !name.to_str().is_some_and(is_our_jpeg) {
+                let Some(name) = name.to_str() else { continue };
+                let path = f.path();
+                let orphan_sidecar = name.ends_with(".clip.json");
+                if !(is_our_jpeg(name) || is_our_clip(name))
+                    || (orphan_sidecar && path.with_extension("").with_extension("mp4").exists())
+                {
                     continue;
                 }
                 let Ok(meta) = f.metadata() else { continue };
-                let path = f.path();
-                let side = std::fs::metadata(sidecar(&path)).map_or(0, |m| m.len());
+                let side = if orphan_sidecar {
+                    0
+                } else {
+                    std::fs::metadata(sidecar(&path)).map_or(0, |m| m.len())
+                };
                 out.push(Entry {
                     modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
                     size: meta.len() + side,
@@ -235,6 +258,19 @@ mod tests {
         ];
         assert!(ours.iter().all(|n| is_our_jpeg(n)));
         assert!(theirs.iter().all(|n| !is_our_jpeg(n)), "{theirs:?}");
+        assert!(is_our_clip("081500.123_ring.mp4"));
+        assert!(is_our_clip("081500.123_ring-2.clip.json"));
+        assert!(!is_our_clip("081500.123_ring.json"));
+        assert!(!is_our_clip("holiday.mp4"));
+        assert!(!is_our_jpeg("081500.123_ring.mp4"));
+        assert_eq!(
+            sidecar(Path::new("d/081500.123_ring.mp4")),
+            Path::new("d/081500.123_ring.clip.json")
+        );
+        assert_eq!(
+            sidecar(Path::new("d/081500.123_ring.jpg")),
+            Path::new("d/081500.123_ring.json")
+        );
         assert!(is_day_folder("2026-11-29"));
         assert!(!is_day_folder("holidays"));
     }

@@ -55,10 +55,21 @@
 //! its path is printed). The soak's pure parts (`chaos.rs`, `ledger.rs`) are unit-tested from
 //! `tests/bench_soak.rs`, since this binary has no test harness.
 //!
+//! # Clips
+//!
+//! ```text
+//! cargo bench --bench bench -- --clips 1,10 [--clip-bitrate 2000000] [--idle 20s] [--presses 20]
+//! ```
+//!
+//! runs instead, per camera count, the bridge with event clips off and then on against
+//! doorbells streaming `--clip-bitrate` bits per second over RTSP (`clips.rs`): CPU, RSS and
+//! press -> doorbell latency of both, and the cost per camera.
+//!
 //! `cargo test --benches` (and `--all-targets`) runs this binary without `--bench`: it then
 //! only says how to run it, so the test step stays fast.
 
 mod chaos;
+mod clips;
 mod door;
 mod ledger;
 mod mosquitto;
@@ -137,6 +148,12 @@ struct Args {
     /// Also write the report to this file.
     #[arg(long)]
     markdown: Option<PathBuf>,
+    /// Measure event clips instead: these camera counts, clips off then on.
+    #[arg(long, value_delimiter = ',')]
+    clips: Option<Vec<usize>>,
+    /// Bits per second of each simulated camera's RTSP stream with --clips.
+    #[arg(long, default_value_t = 2_000_000)]
+    clip_bitrate: u64,
     /// Passed by `cargo bench`; without it the binary only explains itself.
     #[arg(long, hide = true)]
     bench: bool,
@@ -187,7 +204,9 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
-    let result = if args.soak.is_some() {
+    let result = if args.clips.is_some() {
+        run_clips(args).map(|()| true)
+    } else if args.soak.is_some() {
         run_soak(args)
     } else if args.door.is_some() {
         run_door(args).map(|()| true)
@@ -285,6 +304,36 @@ fn run_door(args: Args) -> anyhow::Result<()> {
         .build()?;
     text += &rt.block_on(door::run(&plan))?;
     print!("{text}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, text)?;
+    }
+    Ok(())
+}
+
+fn run_clips(args: Args) -> anyhow::Result<()> {
+    let plan = clips::Plan {
+        bridge: match &args.bridge {
+            Some(path) => path.clone(),
+            None => release_bridge()?,
+        },
+        cameras: args.clips.clone().unwrap_or_default(),
+        bitrate: args.clip_bitrate,
+        idle: duration("idle", &args.idle)?,
+        presses: args.presses.min(50),
+    };
+    let mut text = format!(
+        "date: {}\nmachine: {}\nbroker: {}\nbridge: {}\n\n",
+        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
+        procfs::machine(),
+        procfs::mosquitto_version(),
+        plan.bridge.display(),
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    text += &rt.block_on(clips::run(&plan))?;
+    println!("{text}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, text)?;
     }

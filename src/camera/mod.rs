@@ -43,6 +43,7 @@ pub struct Supervisor {
     client: Client,
     updates: mpsc::Sender<Update>,
     snapshots: Option<mpsc::Sender<Trigger>>,
+    clips: Option<mpsc::Sender<crate::clip::ClipTrigger>>,
     metrics: Metrics,
     shutdown: CancellationToken,
     push: Option<Push>,
@@ -89,6 +90,7 @@ impl Supervisor {
             client,
             updates,
             snapshots,
+            clips: None,
             metrics,
             shutdown,
             push: None,
@@ -117,6 +119,12 @@ impl Supervisor {
     /// The same supervisor with the push listener its sources may register routes on.
     pub fn with_push(mut self, push: Option<Push>) -> Self {
         self.push = push;
+        self
+    }
+
+    /// Sends clip triggers to `clips` (the camera's clip task) for events in `clip.on`.
+    pub fn with_clips(mut self, clips: mpsc::Sender<crate::clip::ClipTrigger>) -> Self {
+        self.clips = Some(clips);
         self
     }
 
@@ -343,10 +351,20 @@ impl Supervisor {
             && self.config.snapshot.enabled
             && self.config.snapshot.on.contains(&event.kind);
         let trigger = wants_snapshot.then(|| Trigger::for_event(&event));
+        let clip = (event.trigger && self.config.clip.on.contains(&event.kind)).then(|| {
+            match Trigger::for_event(&event) {
+                Trigger::Event(e) => e,
+                _ => unreachable!("for_event makes an event reason"),
+            }
+        });
         self.send(Update::Event(event)).await;
         if let (Some(t), Some(tx)) = (trigger, &self.snapshots) {
             // A full queue means a fetch is running and queued triggers will share it.
             let _ = tx.try_send(t);
+        }
+        if let (Some(c), Some(tx)) = (clip, &self.clips) {
+            // A full queue means a clip is recording and is being extended already.
+            let _ = tx.try_send(c);
         }
     }
 

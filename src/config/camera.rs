@@ -102,6 +102,7 @@ pub(super) fn validate_camera(
         Some(r) => validate_relay(ctx, i, api, r)?,
         None => None,
     };
+    let clip = super::clip::validate_clip(ctx, &k("clip"), c.clip.unwrap_or_default())?;
     let mut rules = Vec::with_capacity(c.rules.len());
     for (j, r) in c.rules.into_iter().enumerate() {
         rules.push(validate_rule(ctx, &k(&format!("rules[{j}]")), r)?);
@@ -128,6 +129,7 @@ pub(super) fn validate_camera(
         )?,
         set_clock: c.set_clock.unwrap_or(false),
         snapshot,
+        clip,
         rules,
         ring_input: c.ring_input.filter(|s| !s.is_empty()),
         hold: kind_durations(ctx, &k("hold"), c.hold)?,

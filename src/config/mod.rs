@@ -3,11 +3,13 @@
 //! form the rest of the program sees. Every error names the file, the key path and a fix.
 
 mod camera;
+mod clip;
 pub mod permissions;
 pub mod raw;
 
 pub use camera::camera_url;
 use camera::validate_camera;
+pub use clip::{ClipConfig, ClipStream};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -223,6 +225,8 @@ pub struct CameraConfig {
     pub set_clock: bool,
     /// Snapshot settings.
     pub snapshot: SnapshotConfig,
+    /// Event clip settings (`[cameras.clip]`); off unless `on` lists a kind.
+    pub clip: ClipConfig,
     /// User rules, evaluated before the built-in ones.
     pub rules: Vec<UserRule>,
     /// A digital input token whose activation is a ring (a wired bell).

@@ -94,6 +94,7 @@ pub struct RawCamera {
     pub drift_threshold: Option<String>,
     pub set_clock: Option<bool>,
     pub snapshot: Option<RawSnapshot>,
+    pub clip: Option<RawClip>,
     #[serde(default)]
     pub rules: Vec<RawRule>,
     pub ring_input: Option<String>,
@@ -144,6 +145,18 @@ pub struct RawSnapshot {
     #[serde(default)]
     pub allowed_hosts: Vec<String>,
     pub max_size: Option<String>,
+}
+
+/// `[cameras.clip]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct RawClip {
+    pub on: Option<Vec<String>>,
+    pub pre: Option<String>,
+    pub post: Option<String>,
+    pub max: Option<String>,
+    pub stream: Option<String>,
 }
 
 /// `[[cameras.rules]]`.

@@ -10,7 +10,8 @@ use super::queue::{Class, Message};
 use super::topics::Topics;
 use super::{CameraMeta, DoorMeta, LOCKED, OFF, OFFLINE, ON, ONLINE, OPEN};
 use crate::event::{
-    CameraId, DeviceInfo, DoorOutcome, Event, Kind, Snapshot, SnapshotReason, Update, format_time,
+    CameraId, Clip, ClipStatus, DeviceInfo, DoorOutcome, Event, Kind, Snapshot, SnapshotReason,
+    Update, format_time,
 };
 
 /// Largest JPEG we publish: below the packet limit, with room for the topic and header.
@@ -71,6 +72,54 @@ struct SnapshotInfo<'a> {
     taken: String,
     archived: Option<&'a std::path::Path>,
     size: usize,
+}
+
+/// The `clip` payload.
+#[derive(Serialize)]
+struct ClipInfo<'a> {
+    kind: Kind,
+    event_time: String,
+    start: Option<String>,
+    duration: f64,
+    status: ClipStatus,
+    /// Below the archive folder, `/` separated.
+    path: Option<String>,
+    /// Where Home Assistant's media browser finds it (an archive under `/media`, as in the
+    /// Home Assistant app).
+    media_source: Option<String>,
+    gaps: &'a [String],
+}
+
+/// Home Assistant's media-source id of a file under `/media` (its local media folder):
+/// `media-source://media_source/local/<path below /media>`; `None` elsewhere (pure).
+pub fn media_source(path: &std::path::Path) -> Option<String> {
+    let rest = path.strip_prefix("/media").ok()?;
+    let parts: Vec<&str> = rest
+        .components()
+        .map(|c| match c {
+            std::path::Component::Normal(p) => p.to_str(),
+            _ => None,
+        })
+        .collect::<Option<_>>()?;
+    (!parts.is_empty()).then(|| format!("media-source://media_source/local/{}", parts.join("/")))
+}
+
+fn clip_info(c: &Clip) -> ClipInfo<'_> {
+    ClipInfo {
+        kind: c.kind,
+        event_time: format_time(c.event_time),
+        start: c.start.map(format_time),
+        duration: (c.duration.as_secs_f64() * 1000.0).round() / 1000.0,
+        status: c.status,
+        path: c.relative.as_deref().map(|p| {
+            p.components()
+                .map(|x| x.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/")
+        }),
+        media_source: c.path.as_deref().and_then(media_source),
+        gaps: &c.gaps,
+    }
 }
 
 impl Cameras {
@@ -175,6 +224,7 @@ impl Cameras {
             Update::Offline { camera, .. } => out = self.offline(&camera),
             Update::Event(e) => out = self.event(e),
             Update::Snapshot(s) => out = self.snapshot(s)?,
+            Update::Clip(c) => out.push(latest(t.clip(&c.camera), json(&clip_info(&c)))),
             Update::Sources { camera, down } => {
                 out.push(latest(t.event_sources(&camera), sources_state(&down)));
             }
@@ -302,6 +352,7 @@ impl Cameras {
             t.last_ring(id),
             t.snapshot(id),
             t.snapshot_info(id),
+            t.clip(id),
             t.clock_drift(id),
             t.event_sources(id),
             t.lock(id),

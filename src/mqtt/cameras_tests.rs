@@ -197,6 +197,55 @@ fn snapshot_and_its_info() {
 }
 
 #[test]
+fn a_clip_is_published_with_its_archive_and_media_source_paths() {
+    let mut c = cameras();
+    let clip = crate::event::Clip {
+        camera: id(),
+        kind: Kind::Ring,
+        event_time: "2026-11-29T08:15:00.123Z".parse().unwrap(),
+        start: Some("2026-11-29T08:14:56.100Z".parse().unwrap()),
+        duration: std::time::Duration::from_millis(12_023),
+        path: Some("/media/doorbell-bridge/front_door/2026-11-29/081500.123_ring.mp4".into()),
+        relative: Some("front_door/2026-11-29/081500.123_ring.mp4".into()),
+        archive: "/media/doorbell-bridge".into(),
+        status: crate::event::ClipStatus::Complete,
+        gaps: vec![],
+    };
+    let out = c.apply(Update::Clip(Box::new(clip.clone()))).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].topic.as_str(), "doorbell-bridge/front_door/clip");
+    assert!(out[0].retain);
+    let info: Value = serde_json::from_slice(&out[0].payload).unwrap();
+    assert_eq!(
+        info,
+        json!({"kind": "ring", "event_time": "2026-11-29T08:15:00.123Z",
+               "start": "2026-11-29T08:14:56.100Z", "duration": 12.023, "status": "complete",
+               "path": "front_door/2026-11-29/081500.123_ring.mp4",
+               "media_source": "media-source://media_source/local/doorbell-bridge/front_door/2026-11-29/081500.123_ring.mp4",
+               "gaps": []})
+    );
+    let elsewhere = crate::event::Clip {
+        path: None,
+        relative: None,
+        start: None,
+        archive: "/var/lib/doorbell-bridge/footage".into(),
+        status: crate::event::ClipStatus::Missing,
+        gaps: vec!["the stream is down".into()],
+        ..clip
+    };
+    let out = c.apply(Update::Clip(Box::new(elsewhere))).unwrap();
+    let info: Value = serde_json::from_slice(&out[0].payload).unwrap();
+    assert_eq!(info["status"], "missing");
+    assert_eq!(info["media_source"], Value::Null);
+    assert_eq!(info["gaps"][0], "the stream is down");
+    assert_eq!(
+        media_source(std::path::Path::new("/var/lib/x.mp4")),
+        None,
+        "only /media is Home Assistant's media folder"
+    );
+}
+
+#[test]
 fn clock_drift_in_seconds() {
     let mut c = cameras();
     let out = c

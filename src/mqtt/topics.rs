@@ -175,6 +175,11 @@ impl Topics {
         self.base.join(&[camera.as_str(), "snapshot", "info"])
     }
 
+    /// `<base>/<camera>/clip`: retained JSON about the latest event clip.
+    pub fn clip(&self, camera: &CameraId) -> Topic {
+        self.base.join(&[camera.as_str(), "clip"])
+    }
+
     /// `<base>/<camera>/snapshot/set`: command topic of the "Take snapshot" button.
     pub fn snapshot_set(&self, camera: &CameraId) -> Topic {
         self.base.join(&[camera.as_str(), "snapshot", "set"])
@@ -293,6 +298,7 @@ mod tests {
             (t.doorbell(&c), "doorbell-bridge/front_door/doorbell"),
             (t.last_ring(&c), "doorbell-bridge/front_door/last_ring"),
             (t.snapshot(&c), "doorbell-bridge/front_door/snapshot"),
+            (t.clip(&c), "doorbell-bridge/front_door/clip"),
             (
                 t.snapshot_info(&c),
                 "doorbell-bridge/front_door/snapshot/info",
@@ -425,6 +431,7 @@ mod tests {
                 t.snapshot(c),
                 t.snapshot_info(c),
                 t.snapshot_set(c),
+                t.clip(c),
                 t.clock_drift(c),
                 t.event_sources(c),
                 t.door_set(c),

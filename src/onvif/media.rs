@@ -1,4 +1,4 @@
-//! Media (ver10) and Media2 (ver20): profiles and snapshot URIs.
+//! Media (ver10) and Media2 (ver20): profiles, snapshot URIs and RTSP stream URIs.
 
 use quick_xml::escape::escape;
 use roxmltree::Node;
@@ -65,6 +65,20 @@ pub fn best_profile(profiles: &[Profile]) -> Option<&Profile> {
         .map(|(_, p)| p)
 }
 
+/// The profile with the fewest pixels (a camera's sub stream); the first one on a tie. Profiles
+/// that say no resolution (audio only, metadata) come last (pure).
+pub fn smallest_profile(profiles: &[Profile]) -> Option<&Profile> {
+    let pixels = |p: &Profile| {
+        p.resolution
+            .map_or(u64::MAX, |(w, h)| u64::from(w) * u64::from(h))
+    };
+    profiles
+        .iter()
+        .enumerate()
+        .min_by_key(|(i, p)| (pixels(p), *i))
+        .map(|(_, p)| p)
+}
+
 /// The profiles of a GetProfilesResponse of either version (pure).
 pub fn parse_profiles(response: Node<'_, '_>) -> Vec<Profile> {
     let ns = [NS_MEDIA, NS_MEDIA2, NS_SCHEMA];
@@ -102,6 +116,34 @@ pub fn parse_snapshot_uri(response: Node<'_, '_>) -> Option<String> {
         Some(media_uri) => dom::child_text(media_uri, &ns, "Uri"),
         None => dom::child_text(response, &ns, "Uri"),
     }
+}
+
+/// The stream URI of a GetStreamUriResponse of either version (pure, not yet rewritten): the
+/// same shapes as a snapshot URI (`MediaUri/Uri` in ver10, `Uri` in ver20).
+pub fn parse_stream_uri(response: Node<'_, '_>) -> Option<String> {
+    parse_snapshot_uri(response)
+}
+
+/// Makes an advertised RTSP URI usable: like [`rewrite_address`] for service addresses, a host
+/// other than the configured camera's is replaced by the camera's (cameras behind NAT advertise
+/// their LAN address), keeping the advertised port, path and query; credentials in the answer
+/// are dropped. `None` when it is not an `rtsp://` URL (pure).
+pub fn rewrite_stream_uri(advertised: &str, device: &Url) -> Option<Url> {
+    let mut url = Url::parse(advertised.trim()).ok()?;
+    if url.scheme() != "rtsp" || url.host_str().is_none_or(str::is_empty) {
+        return None;
+    }
+    let same_host = url
+        .host_str()
+        .zip(device.host_str())
+        .is_some_and(|(a, b)| a.eq_ignore_ascii_case(b));
+    if !same_host {
+        url.set_host(device.host_str()).ok()?;
+    }
+    let _ = url.set_username("");
+    let _ = url.set_password(None);
+    url.set_fragment(None);
+    Some(url)
 }
 
 impl Client {
@@ -147,6 +189,46 @@ impl Client {
             let uri = parse_snapshot_uri(r).ok_or("GetSnapshotUriResponse without a Uri")?;
             rewrite_address(&uri, self.device_url())
                 .ok_or_else(|| format!("snapshot URI {uri:?} is not an http(s) URL"))
+        })
+        .await
+    }
+}
+
+impl Client {
+    /// GetStreamUri (RTP unicast over RTSP) for `profile_token`, with the camera's host.
+    pub async fn stream_uri(
+        &self,
+        media: &MediaService,
+        profile_token: &str,
+    ) -> Result<Url, Error> {
+        let token = escape(profile_token);
+        let body = match media.version {
+            MediaVersion::V1 => format!(
+                "<trt:GetStreamUri><trt:StreamSetup><tt:Stream>RTP-Unicast</tt:Stream>\
+                 <tt:Transport><tt:Protocol>RTSP</tt:Protocol></tt:Transport></trt:StreamSetup>\
+                 <trt:ProfileToken>{token}</trt:ProfileToken></trt:GetStreamUri>"
+            ),
+            MediaVersion::V2 => format!(
+                "<tr2:GetStreamUri><tr2:Protocol>RTSP</tr2:Protocol>\
+                 <tr2:ProfileToken>{token}</tr2:ProfileToken></tr2:GetStreamUri>"
+            ),
+        };
+        let action = format!("{}/GetStreamUri", media.version.namespace());
+        let ns = [media.version.namespace()];
+        let call = Call::new(
+            &media.url,
+            &action,
+            &body,
+            Expect::Payload(&ns, "GetStreamUriResponse"),
+        );
+        self.call(call, |r| {
+            let uri = parse_stream_uri(r).ok_or("GetStreamUriResponse without a Uri")?;
+            rewrite_stream_uri(&uri, self.device_url()).ok_or_else(|| {
+                format!(
+                    "stream URI {:?} is not an rtsp:// URL; set clip.stream to the camera's RTSP URL",
+                    crate::config::redact_url(&uri)
+                )
+            })
         })
         .await
     }

@@ -103,3 +103,62 @@ fn snapshot_uris_of_both_versions() {
     let uri = read(v2, NS_MEDIA2, "GetSnapshotUriResponse", parse_snapshot_uri);
     assert_eq!(uri.as_deref(), Some("http://cam/snap.jpg"));
 }
+
+#[test]
+fn the_sub_stream_is_the_smallest_profile_with_a_resolution() {
+    let v1 = read(PROFILES_V1, NS_MEDIA, "GetProfilesResponse", parse_profiles);
+    assert_eq!(smallest_profile(&v1).unwrap().token, "001");
+    let v2 = read(
+        PROFILES_V2,
+        NS_MEDIA2,
+        "GetProfilesResponse",
+        parse_profiles,
+    );
+    assert_eq!(smallest_profile(&v2).unwrap().token, "Profile_2");
+    assert_eq!(smallest_profile(&[]), None);
+}
+
+#[test]
+fn stream_uris_of_both_versions() {
+    let v1 = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:trt="http://www.onvif.org/ver10/media/wsdl" xmlns:tt="http://www.onvif.org/ver10/schema"><s:Body><trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>rtsp://192.168.1.20:554/cam/realmonitor?channel=1&amp;subtype=1&amp;unicast=true&amp;proto=Onvif</tt:Uri><tt:InvalidAfterConnect>false</tt:InvalidAfterConnect><tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout></trt:MediaUri></trt:GetStreamUriResponse></s:Body></s:Envelope>"#;
+    let uri = read(v1, NS_MEDIA, "GetStreamUriResponse", parse_stream_uri);
+    assert_eq!(
+        uri.as_deref(),
+        Some(
+            "rtsp://192.168.1.20:554/cam/realmonitor?channel=1&subtype=1&unicast=true&proto=Onvif"
+        )
+    );
+    let v2 = r#"<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope" xmlns:tr2="http://www.onvif.org/ver20/media/wsdl"><s:Body><tr2:GetStreamUriResponse><tr2:Uri>rtsp://10.0.0.9/Streaming/Channels/102</tr2:Uri></tr2:GetStreamUriResponse></s:Body></s:Envelope>"#;
+    let uri = read(v2, NS_MEDIA2, "GetStreamUriResponse", parse_stream_uri);
+    assert_eq!(
+        uri.as_deref(),
+        Some("rtsp://10.0.0.9/Streaming/Channels/102")
+    );
+}
+
+#[test]
+fn a_stream_uri_gets_the_cameras_host_and_loses_credentials() {
+    let device: Url = "http://doorbell.lan:8080/onvif/device_service"
+        .parse()
+        .unwrap();
+    let table = [
+        (
+            "rtsp://doorbell.lan:554/s1",
+            Some("rtsp://doorbell.lan:554/s1"),
+        ),
+        (
+            "rtsp://192.168.1.20:8554/s1?x=1",
+            Some("rtsp://doorbell.lan:8554/s1?x=1"),
+        ),
+        (
+            "rtsp://admin:pw@doorbell.lan/s1",
+            Some("rtsp://doorbell.lan/s1"),
+        ),
+        ("http://doorbell.lan/s1", None),
+        ("not a url", None),
+    ];
+    for (advertised, want) in table {
+        let got = rewrite_stream_uri(advertised, &device).map(|u| u.to_string());
+        assert_eq!(got.as_deref(), want, "{advertised}");
+    }
+}

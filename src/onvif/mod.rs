@@ -60,7 +60,7 @@ pub use auth::answer_challenge;
 pub use client::{Client, ClientOptions, Credentials};
 pub use device::Services;
 pub use error::{Error, Retry};
-pub use media::{MediaService, MediaVersion, Profile, best_profile};
+pub use media::{MediaService, MediaVersion, Profile, best_profile, smallest_profile};
 pub use notification::Notification;
 pub use pullpoint::PullResult;
 pub use subscription::{Granted, Subscription};

@@ -1,5 +1,6 @@
 //! Media (ver10, `/onvif/media_service`) and Media2 (ver20, `/onvif/media2_service`) answers:
-//! two profiles and the snapshot URI.
+//! two profiles, the snapshot URI and the RTSP stream URI (both profiles name the one
+//! simulated stream).
 
 use super::not_supported;
 use super::soap::{Code, Envelope, Fault, TR2, TRT};
@@ -83,10 +84,22 @@ fn check_profile(token: Option<&str>) -> Result<(), Fault> {
     }
 }
 
-/// Answers a Media (ver10) operation. `base` is `http://host:port`.
-pub fn respond_v10(env: &Envelope, base: &str) -> Result<String, Fault> {
+/// Answers a Media (ver10) operation. `base` is `http://host:port`, `rtsp` the stream URL.
+pub fn respond_v10(env: &Envelope, base: &str, rtsp: &str) -> Result<String, Fault> {
     match env.operation.as_str() {
         "GetProfiles" => Ok(profiles_v10()),
+        "GetStreamUri" => {
+            check_profile(env.field(TRT, "ProfileToken"))?;
+            Ok(format!(
+                concat!(
+                    "<trt:GetStreamUriResponse><trt:MediaUri><tt:Uri>{}</tt:Uri>",
+                    "<tt:InvalidAfterConnect>false</tt:InvalidAfterConnect>",
+                    "<tt:InvalidAfterReboot>false</tt:InvalidAfterReboot><tt:Timeout>PT0S</tt:Timeout>",
+                    "</trt:MediaUri></trt:GetStreamUriResponse>"
+                ),
+                rtsp
+            ))
+        }
         "GetSnapshotUri" => {
             check_profile(env.field(TRT, "ProfileToken"))?;
             Ok(format!(
@@ -104,9 +117,15 @@ pub fn respond_v10(env: &Envelope, base: &str) -> Result<String, Fault> {
 }
 
 /// Answers a Media2 (ver20) operation.
-pub fn respond_v20(env: &Envelope, base: &str) -> Result<String, Fault> {
+pub fn respond_v20(env: &Envelope, base: &str, rtsp: &str) -> Result<String, Fault> {
     match env.operation.as_str() {
         "GetProfiles" => Ok(profiles_v20()),
+        "GetStreamUri" => {
+            check_profile(env.field(TR2, "ProfileToken"))?;
+            Ok(format!(
+                "<tr2:GetStreamUriResponse><tr2:Uri>{rtsp}</tr2:Uri></tr2:GetStreamUriResponse>"
+            ))
+        }
         "GetSnapshotUri" => {
             check_profile(env.field(TR2, "ProfileToken"))?;
             Ok(format!(

@@ -39,6 +39,8 @@
 //!   [`SimDoorbell::set_pull_point`] makes CreatePullPointSubscription `ter:ActionNotSupported`
 //!   or every PullMessages a Receiver fault ([`PullPointMode`]); [`SimStats`] counts push
 //!   subscriptions and Notify deliveries, [`SimDoorbell::push_consumers`] lists the consumers.
+//! - RTSP: [`rtsp`] on its own port ([`SimDoorbell::rtsp_url`], what GetStreamUri answers for
+//!   either profile): H.264 made by [`h264`], Digest with the ONVIF account, [`RtspFault`]s.
 //! - WS-Discovery: a UDP responder on the same IP ([`SimDoorbell::discovery_addr`]) answers
 //!   directed Probes with a ProbeMatch named "Simulated Doorbell".
 //!
@@ -120,6 +122,7 @@ mod discovery;
 mod door;
 mod doorbird;
 mod events;
+pub mod h264;
 mod hikvision;
 mod http;
 mod jpeg;
@@ -127,6 +130,7 @@ mod listener;
 mod media;
 mod messages;
 mod push;
+pub mod rtsp;
 mod service;
 mod soap;
 mod state;
@@ -159,6 +163,7 @@ pub use self::hikvision::{
 pub use self::http::MAX_REQUEST_BYTES;
 pub use self::jpeg::SNAPSHOT;
 pub use self::push::{NOTIFY_TIMEOUT, PullPointMode};
+pub use self::rtsp::{RtspFault, RtspStats};
 pub use self::vendor::{DahuaModel, HikModel, Identity, MAX_QUEUED_BURSTS, Personality};
 
 /// How long [`SimDoorbell::shutdown`] waits for the server task.
@@ -336,9 +341,10 @@ impl SimDoorbell {
             format!("urn:uuid:{}", uuid::Uuid::new_v4()),
             stop.clone(),
         );
+        let rtsp = rtsp::serve(addr.ip(), shared.clone(), stop.clone()).await?;
         let task = tokio::spawn(async move {
             // Serving only ends at shutdown; accept errors are retried inside the listener.
-            let (_, ()) = tokio::join!(server.into_future(), responder);
+            let (_, (), _) = tokio::join!(server.into_future(), responder, rtsp);
         });
         Ok(SimDoorbell {
             shared,
@@ -363,6 +369,41 @@ impl SimDoorbell {
     pub fn device_url(&self) -> url::Url {
         let text = format!("http://{}/onvif/device_service", self.shared.addr);
         url::Url::parse(&text).expect("a socket address always makes a valid URL")
+    }
+
+    /// The RTSP stream URL, `rtsp://127.0.0.1:PORT/stream` (what GetStreamUri answers; Digest
+    /// with the ONVIF account).
+    pub fn rtsp_url(&self) -> url::Url {
+        url::Url::parse(&self.shared.rtsp.url()).expect("the RTSP server is bound at start")
+    }
+
+    /// Sets the RTSP server's fault ([`RtspFault::None`] to heal).
+    pub fn set_rtsp_fault(&self, fault: RtspFault) {
+        self.shared.rtsp.set_fault(fault);
+    }
+
+    /// Pads the RTSP stream to about `bits_per_second` with filler data (for benchmarks).
+    pub fn set_rtsp_bitrate(&self, bits_per_second: u64) {
+        self.shared.rtsp.set_bitrate(bits_per_second);
+    }
+
+    /// The RTSP server's counters.
+    pub fn rtsp_stats(&self) -> RtspStats {
+        self.shared.rtsp.stats()
+    }
+
+    /// Waits until the RTSP server has answered `count` PLAY requests in all.
+    pub async fn wait_for_plays(&self, count: u64, timeout: Duration) -> bool {
+        let wait = async {
+            loop {
+                let changed = self.shared.rtsp.changed.notified();
+                if self.shared.rtsp.stats().plays >= count {
+                    return;
+                }
+                changed.await;
+            }
+        };
+        tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
     /// Presses the doorbell button. ONVIF personality: Visitor `State` true, then false (both

@@ -103,8 +103,8 @@ async fn operation(
     let op = env.operation.as_str();
     match (endpoint, ns) {
         (Endpoint::Device, TDS) => device::respond(shared, env, base),
-        (Endpoint::Media, TRT) => media::respond_v10(env, base),
-        (Endpoint::Media2, TR2) => media::respond_v20(env, base),
+        (Endpoint::Media, TRT) => media::respond_v10(env, base, &shared.rtsp.url()),
+        (Endpoint::Media2, TR2) => media::respond_v20(env, base, &shared.rtsp.url()),
         (Endpoint::Events, TEV) if op == "GetEventProperties" => Ok(messages::event_properties()),
         (Endpoint::Events, TEV) if op == "GetServiceCapabilities" => Ok(format!(
             "<tev:GetServiceCapabilitiesResponse>{}</tev:GetServiceCapabilitiesResponse>",

@@ -44,6 +44,8 @@ pub struct Shared {
     connections: Mutex<CancellationToken>,
     /// Vendor event bursts to every open stream.
     pub vendor: tokio::sync::broadcast::Sender<Arc<Burst>>,
+    /// The RTSP server's address, fault and counters.
+    pub rtsp: super::rtsp::RtspShared,
 }
 
 /// Everything behind the lock.
@@ -123,6 +125,7 @@ impl Shared {
             ports_changed: Notify::new(),
             connections: Mutex::new(CancellationToken::new()),
             vendor,
+            rtsp: super::rtsp::RtspShared::default(),
         })
     }
 
