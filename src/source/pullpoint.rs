@@ -476,6 +476,44 @@ pub fn drifts(config: &CameraConfig, offset: jiff::SignedDuration) -> bool {
 mod tests {
     use super::*;
 
+    /// `auto` gives up pulling only for a PullPoint that is missing or keeps failing with an
+    /// answer: not for an unreachable camera, rejected credentials or a missing event service.
+    #[test]
+    fn a_pull_point_is_broken_when_refused_or_failing_in_a_row() {
+        use onvif::Error;
+        let url = || "http://cam/onvif".to_owned();
+        let refused = Error::NotSupported {
+            url: url(),
+            action: "CreatePullPointSubscriptionRequest".into(),
+        };
+        let no_events = Error::NotSupported {
+            url: url(),
+            action: "the event service (PullPoint)".into(),
+        };
+        let fault = Error::Fault {
+            url: url(),
+            code: "env:Receiver".into(),
+            subcode: None,
+            reason: "x".into(),
+        };
+        let away = Error::Transport {
+            url: url(),
+            detail: "refused".into(),
+        };
+        let rejected = Error::Unauthorized {
+            url: url(),
+            detail: "no".into(),
+            hint: "",
+        };
+        let n = PULL_FAILURES_BEFORE_PUSH;
+        assert!(pull_point_broken(&refused, 0).is_some());
+        assert!(pull_point_broken(&no_events, n).is_none());
+        assert!(pull_point_broken(&fault, n - 1).is_none());
+        assert!(pull_point_broken(&fault, n).is_some());
+        assert!(pull_point_broken(&away, n + 5).is_none());
+        assert!(pull_point_broken(&rejected, n + 5).is_none());
+    }
+
     /// A camera in trouble (no answer, HTTP 5xx, a Receiver fault, garbage) keeps its
     /// subscription and the presses queued on it; one that refuses our request does not.
     #[test]
