@@ -164,9 +164,12 @@ impl PullPoint {
         loop {
             // Boxed, like renew and unsubscribe: the task's future is allocated for the whole
             // run, so only the held poll should decide its size (docs/performance.md).
+            // Whether the camera answered its clock and identity this time, so an error is the
+            // PullPoint's own (a camera in trouble as a whole says nothing about its PullPoint).
+            let mut camera_answered = false;
             let started = tokio::select! {
                 () = shutdown.cancelled() => break,
-                r = Box::pin(self.start(&mut held, &tx)) => r,
+                r = Box::pin(self.start(&mut held, &tx, &mut camera_answered)) => r,
             };
             let err = match started {
                 Ok(mut session) => {
@@ -200,7 +203,7 @@ impl PullPoint {
                 }
                 Err(e) => e,
             };
-            if failure(err.retry()) == Failure::Answered {
+            if camera_answered && failure(err.retry()) == Failure::Answered {
                 streak += 1;
             } else {
                 streak = 0;
@@ -267,8 +270,10 @@ impl PullPoint {
         &self,
         held: &mut Option<Held>,
         tx: &mpsc::Sender<SourceMsg>,
+        camera_answered: &mut bool,
     ) -> Result<Held, onvif::Error> {
         let offset = self.sync_clock().await?;
+        *camera_answered = true;
         let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
         let _ = tx.send(SourceMsg::ClockDrift { offset_ms }).await;
         if let Some(h) = held.take() {
