@@ -672,3 +672,23 @@ async fn a_camera_in_trouble_as_a_whole_keeps_pulling_and_never_switches_to_push
     assert_eq!(stats.action("Subscribe"), 0, "{stats:?}");
     rig.stop().await;
 }
+
+#[tokio::test]
+async fn more_cameras_than_connections_are_all_served_at_once() {
+    // Each client keeps its connection pooled; the listener closes it after the answer, so
+    // idle clients never hold the connection limit.
+    let (push, _metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let clients: Vec<reqwest::Client> = (0..push::MAX_CONNECTIONS + 8)
+        .map(|_| reqwest::Client::new())
+        .collect();
+    for round in 0..2 {
+        for c in &clients {
+            let a = c.post(route.url_str()).body("x").send().await.unwrap();
+            assert_eq!(a.status(), 200, "round {round}");
+            // The connection ends with the answer: its permit is free at once.
+            assert_eq!(a.headers()["connection"], "close");
+            route.rx.recv().await.unwrap();
+        }
+    }
+}
