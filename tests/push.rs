@@ -649,3 +649,47 @@ async fn check_of_a_stopped_bridge_says_the_listen_port_is_free() {
     assert!(listen.detail.contains("is free"), "{listen:?}");
     sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_in_trouble_as_a_whole_keeps_pulling_and_never_switches_to_push() {
+    // Every request answered HTTP 500 (the clock too) says nothing about the PullPoint.
+    let mut rig = Rig::start(Duration::from_secs(60), PullPointMode::Works, PUSH, "").await;
+    rig.online().await;
+    let clock = |sim: &SimDoorbell| sim.stats().action("GetSystemDateAndTime");
+    let before = clock(&rig.sim);
+    rig.sim.set_fault(doorbell_bridge::sim::Fault::Http500);
+    let failures = u64::from(doorbell_bridge::source::pullpoint::PULL_FAILURES_BEFORE_PUSH) + 1;
+    assert!(
+        rig.sim
+            .wait_for_requests("GetSystemDateAndTime", before + failures, WAIT)
+            .await
+    );
+    rig.sim.set_fault(doorbell_bridge::sim::Fault::None);
+    rig.online().await;
+    rig.sim.press();
+    rig.event("ring", true).await;
+    let stats = rig.sim.stats();
+    assert_eq!(stats.push_subscriptions_created, 0, "{stats:?}");
+    assert_eq!(stats.action("Subscribe"), 0, "{stats:?}");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn more_cameras_than_connections_are_all_served_at_once() {
+    // Each client keeps its connection pooled; the listener closes it after the answer, so
+    // idle clients never hold the connection limit.
+    let (push, _metrics, _stop) = listener().await;
+    let mut route = push.register(&front(), post_from_loopback(1024));
+    let clients: Vec<reqwest::Client> = (0..push::MAX_CONNECTIONS + 8)
+        .map(|_| reqwest::Client::new())
+        .collect();
+    for round in 0..2 {
+        for c in &clients {
+            let a = c.post(route.url_str()).body("x").send().await.unwrap();
+            assert_eq!(a.status(), 200, "round {round}");
+            // The connection ends with the answer: its permit is free at once.
+            assert_eq!(a.headers()["connection"], "close");
+            route.rx.recv().await.unwrap();
+        }
+    }
+}

@@ -235,9 +235,13 @@ async fn serve(mut listener: Bounded, inner: Arc<Inner>, shutdown: CancellationT
                 let inner = inner.clone();
                 async move { Ok::<_, Infallible>(handle(&inner, peer, req).await) }
             });
+            // One request per connection: an idle keep-alive connection would hold one of the
+            // MAX_CONNECTIONS permits until its header timeout, and a camera sends a Notify
+            // now and then, not a stream of them (measured: docs/performance.md).
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(false)
                 .serve_connection(TokioIo::new(io), service);
             tokio::select! {
                 r = conn => if let Err(e) = r {

@@ -91,6 +91,8 @@ pub fn notify_envelope(messages: &str) -> String {
 
 /// POSTs the subscription's messages to `consumer` as they are queued, until it is gone.
 async fn deliver(shared: Arc<Shared>, id: u64, consumer: String) {
+    // reqwest is built without a default TLS provider and panics without one.
+    crate::onvif::install_crypto_provider();
     let Ok(client) = reqwest::Client::builder()
         .timeout(NOTIFY_TIMEOUT)
         .no_proxy()

@@ -164,9 +164,12 @@ impl PullPoint {
         loop {
             // Boxed, like renew and unsubscribe: the task's future is allocated for the whole
             // run, so only the held poll should decide its size (docs/performance.md).
+            // Whether the camera answered its clock and identity this time, so an error is the
+            // PullPoint's own (a camera in trouble as a whole says nothing about its PullPoint).
+            let mut camera_answered = false;
             let started = tokio::select! {
                 () = shutdown.cancelled() => break,
-                r = Box::pin(self.start(&mut held, &tx)) => r,
+                r = Box::pin(self.start(&mut held, &tx, &mut camera_answered)) => r,
             };
             let err = match started {
                 Ok(mut session) => {
@@ -200,7 +203,7 @@ impl PullPoint {
                 }
                 Err(e) => e,
             };
-            if failure(err.retry()) == Failure::Answered {
+            if camera_answered && failure(err.retry()) == Failure::Answered {
                 streak += 1;
             } else {
                 streak = 0;
@@ -267,8 +270,10 @@ impl PullPoint {
         &self,
         held: &mut Option<Held>,
         tx: &mpsc::Sender<SourceMsg>,
+        camera_answered: &mut bool,
     ) -> Result<Held, onvif::Error> {
         let offset = self.sync_clock().await?;
+        *camera_answered = true;
         let offset_ms = i64::try_from(offset.as_millis()).unwrap_or(i64::MAX);
         let _ = tx.send(SourceMsg::ClockDrift { offset_ms }).await;
         if let Some(h) = held.take() {
@@ -475,6 +480,44 @@ pub fn drifts(config: &CameraConfig, offset: jiff::SignedDuration) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `auto` gives up pulling only for a PullPoint that is missing or keeps failing with an
+    /// answer: not for an unreachable camera, rejected credentials or a missing event service.
+    #[test]
+    fn a_pull_point_is_broken_when_refused_or_failing_in_a_row() {
+        use onvif::Error;
+        let url = || "http://cam/onvif".to_owned();
+        let refused = Error::NotSupported {
+            url: url(),
+            action: "CreatePullPointSubscriptionRequest".into(),
+        };
+        let no_events = Error::NotSupported {
+            url: url(),
+            action: "the event service (PullPoint)".into(),
+        };
+        let fault = Error::Fault {
+            url: url(),
+            code: "env:Receiver".into(),
+            subcode: None,
+            reason: "x".into(),
+        };
+        let away = Error::Transport {
+            url: url(),
+            detail: "refused".into(),
+        };
+        let rejected = Error::Unauthorized {
+            url: url(),
+            detail: "no".into(),
+            hint: "",
+        };
+        let n = PULL_FAILURES_BEFORE_PUSH;
+        assert!(pull_point_broken(&refused, 0).is_some());
+        assert!(pull_point_broken(&no_events, n).is_none());
+        assert!(pull_point_broken(&fault, n - 1).is_none());
+        assert!(pull_point_broken(&fault, n).is_some());
+        assert!(pull_point_broken(&away, n + 5).is_none());
+        assert!(pull_point_broken(&rejected, n + 5).is_none());
+    }
 
     /// A camera in trouble (no answer, HTTP 5xx, a Receiver fault, garbage) keeps its
     /// subscription and the presses queued on it; one that refuses our request does not.
