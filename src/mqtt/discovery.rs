@@ -14,15 +14,8 @@ use crate::event::{CameraId, DeviceInfo, Kind};
 
 /// Our name in `origin` and as the bridge device's manufacturer.
 pub const ORIGIN_NAME: &str = "doorbell-bridge";
-/// Where users find help (`origin.support_url`); the package's repository when it has one.
-pub const SUPPORT_URL: &str = support_url();
-
-const fn support_url() -> &'static str {
-    match option_env!("CARGO_PKG_REPOSITORY") {
-        Some(url) if !url.is_empty() => url,
-        _ => "https://github.com/doorbell-bridge/doorbell-bridge",
-    }
-}
+/// Where users find help (`origin.support_url`): the package's repository in `Cargo.toml`.
+pub const SUPPORT_URL: &str = env!("CARGO_PKG_REPOSITORY");
 
 /// Binary sensors every camera announces even before it has shown them.
 pub const ANNOUNCED_KINDS: [Kind; 2] = [Kind::Motion, Kind::Person];
