@@ -11,7 +11,6 @@ use doorbell_bridge::app::{self, Options, Running};
 use doorbell_bridge::backoff::Failure;
 use doorbell_bridge::clip::stream::Stream;
 use doorbell_bridge::config;
-use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{RtspFault, SimDoorbell, SimOptions};
 use retina::client::Credentials;
 use serde_json::Value;
@@ -125,17 +124,7 @@ max_backoff = "2s"
 }
 
 fn options() -> Options {
-    Options {
-        shutdown_deadline: Duration::from_secs(8),
-        client: ClientOptions {
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(2),
-            pull_margin: Duration::from_secs(2),
-            ..ClientOptions::default()
-        },
-        mqtt: support::bridge::tuning(),
-        door: Default::default(),
-    }
+    support::bridge::app_options()
 }
 
 async fn start(cfg: &config::Config) -> (Running, CancellationToken) {

@@ -15,7 +15,6 @@ use std::time::Duration;
 use doorbell_bridge::app::{self, Options, Running};
 use doorbell_bridge::config;
 use doorbell_bridge::door::Rules;
-use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{DahuaModel, Fault, HikModel, Personality, SimDoorbell, SimOptions};
 use serde_json::Value;
 use support::bridge::WAIT;
@@ -50,15 +49,8 @@ fn rules() -> Rules {
 
 fn options(rules: &Rules) -> Options {
     Options {
-        shutdown_deadline: Duration::from_secs(8),
-        client: ClientOptions {
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(2),
-            pull_margin: Duration::from_secs(2),
-            ..ClientOptions::default()
-        },
-        mqtt: support::bridge::tuning(),
         door: rules.clone(),
+        ..support::bridge::app_options()
     }
 }
 

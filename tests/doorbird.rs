@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use doorbell_bridge::app::{self, Options, Running};
 use doorbell_bridge::config;
-use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{Personality, SimDoorbell, SimOptions};
 use rumqttc::{AsyncClient, Event, Incoming, MqttOptions, QoS};
 use serde_json::{Value, json};
@@ -150,16 +149,7 @@ max_backoff = "2s"
 }
 
 fn options() -> Options {
-    Options {
-        shutdown_deadline: Duration::from_secs(8),
-        client: ClientOptions {
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(2),
-            ..ClientOptions::default()
-        },
-        mqtt: support::bridge::tuning(),
-        door: Default::default(),
-    }
+    support::bridge::app_options()
 }
 
 /// A bridge running against the simulated DoorBird.

@@ -298,7 +298,6 @@ use std::path::Path;
 
 use doorbell_bridge::app::{self, Options, Running};
 use doorbell_bridge::config;
-use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{PullPointMode, SimDoorbell, SimOptions};
 use support::broker::{Broker, Subscriber};
 use support::logs::Capture;
@@ -331,17 +330,7 @@ enabled = false
 }
 
 fn options() -> Options {
-    Options {
-        shutdown_deadline: Duration::from_secs(8),
-        client: ClientOptions {
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(2),
-            pull_margin: Duration::from_secs(2),
-            ..ClientOptions::default()
-        },
-        mqtt: support::bridge::tuning(),
-        door: Default::default(),
-    }
+    support::bridge::app_options()
 }
 
 /// A simulated doorbell granting `lifetime` subscriptions, a broker, the bridge and a

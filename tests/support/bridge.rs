@@ -37,6 +37,22 @@ pub fn tuning() -> Tuning {
     }
 }
 
+/// The whole bridge's options for tests: short camera timeouts and MQTT timings, an 8 s
+/// shutdown deadline, the default door rules.
+pub fn app_options() -> doorbell_bridge::app::Options {
+    doorbell_bridge::app::Options {
+        shutdown_deadline: Duration::from_secs(8),
+        client: doorbell_bridge::onvif::ClientOptions {
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(2),
+            pull_margin: Duration::from_secs(2),
+            ..doorbell_bridge::onvif::ClientOptions::default()
+        },
+        mqtt: tuning(),
+        door: Default::default(),
+    }
+}
+
 pub fn camera(id: &str, name: &str) -> CameraMeta {
     CameraMeta {
         id: CameraId::new(id).unwrap(),
