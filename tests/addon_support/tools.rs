@@ -1,4 +1,4 @@
-//! External tools the add-on tests run (bash, jq, shellcheck). `.ci/run` installs them and sets
+//! External tools the tests run (bash, jq, shellcheck; ffprobe and ffmpeg for clips). `.ci/run` installs them and sets
 //! `CI`, so there a missing tool fails the test, naming the package to install. Elsewhere the
 //! test reports itself skipped on the terminal (not in the captured output that `cargo test`
 //! shows only for failures), so it never passes silently.
@@ -43,10 +43,13 @@ pub fn verdict(tool: &str, package: &str, present: bool, ci: Option<&str>) -> Ve
 pub fn require(test: &str, tools: &[(&str, &str)]) -> bool {
     let ci = std::env::var("CI").ok();
     for (tool, package) in tools {
-        let present = Command::new(tool)
-            .arg("--version")
-            .output()
-            .is_ok_and(|o| o.status.success());
+        // `--version` for most tools, `-version` for ffmpeg's.
+        let present = ["--version", "-version"].iter().any(|flag| {
+            Command::new(tool)
+                .arg(flag)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
         match verdict(tool, package, present, ci.as_deref()) {
             Verdict::Run => {}
             Verdict::Fail(message) => panic!("{test}: {message}"),
