@@ -13,7 +13,7 @@ pub use clip::{ClipConfig, ClipStream};
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -130,12 +130,34 @@ pub struct StorageConfig {
     pub max_size: u64,
 }
 
-/// Health and metrics endpoint.
+/// The bridge's HTTP server (`[http]`): health, metrics and the visitor history page.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
-    /// Address to listen on.
+    /// Address to listen on ([`DEFAULT_HTTP_LISTEN`] when `[http]` names none).
     pub listen: SocketAddr,
+    /// Serve the visitor history page at `/` (default on).
+    pub history: bool,
+    /// The page's password: needed by every client but loopback and the trusted proxy.
+    pub password: Option<Secret>,
+    /// The one address allowed to pass the page's login and its base path
+    /// (`X-Ingress-Path`): Home Assistant's ingress proxy, `172.30.32.2` in the app.
+    pub trusted_proxy: Option<IpAddr>,
 }
+
+impl HttpConfig {
+    /// Whether the page listens beyond this host but can be opened only from it: no
+    /// password and no trusted proxy on a non-loopback address. The app then warns at start
+    /// that other devices are refused (health and metrics keep answering them).
+    pub fn page_refuses_other_hosts(&self) -> bool {
+        self.history
+            && self.password.is_none()
+            && self.trusted_proxy.is_none()
+            && !self.listen.ip().is_loopback()
+    }
+}
+
+/// Where `[http]` listens when it names no address: this host only.
+pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:9464";
 
 /// The push listener: where it listens and the URL cameras are told to call.
 #[derive(Debug, Clone)]
@@ -560,6 +582,7 @@ fn read_secret_file(path: &Path) -> std::io::Result<String> {
 fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
     let ctx = Ctx { file };
     let inline_passwords = raw.mqtt.password.is_some()
+        || raw.http.as_ref().is_some_and(|h| h.password.is_some())
         || raw
             .cameras
             .iter()
@@ -579,16 +602,9 @@ fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
             storage.max_size.as_deref().unwrap_or(DEFAULT_MAX_SIZE),
         )?,
     };
-    let http = match raw.http.and_then(|h| h.listen) {
+    let http = match raw.http {
         None => None,
-        Some(listen) => Some(HttpConfig {
-            listen: listen.parse().map_err(|_| {
-                ctx.err(
-                    "http.listen",
-                    format!("{listen:?} is not an address; write it like 127.0.0.1:9464"),
-                )
-            })?,
-        }),
+        Some(h) => Some(validate_http(&ctx, h)?),
     };
     let push = match raw.push {
         None => None,
@@ -645,6 +661,47 @@ fn validate(raw: raw::RawConfig, file: &Path) -> Result<Config, ConfigError> {
         inline_passwords,
     })
 }
+
+fn validate_http(ctx: &Ctx<'_>, h: raw::RawHttp) -> Result<HttpConfig, ConfigError> {
+    let listen = h.listen.as_deref().unwrap_or(DEFAULT_HTTP_LISTEN);
+    let listen = listen.parse().map_err(|_| {
+        ctx.err(
+            "http.listen",
+            format!("{listen:?} is not an address; write it like {DEFAULT_HTTP_LISTEN}"),
+        )
+    })?;
+    let password = ctx.secret("http.password", h.password, h.password_file)?;
+    if password.as_ref().is_some_and(|p| p.expose().len() < MIN_PAGE_PASSWORD) {
+        return Err(ctx.err(
+            "http.password",
+            format!(
+                "is shorter than {MIN_PAGE_PASSWORD} characters; the page's login guards your \
+                 visitors' pictures, choose a longer one"
+            ),
+        ));
+    }
+    let trusted_proxy = match h.trusted_proxy {
+        None => None,
+        Some(text) => Some(text.trim().parse::<IpAddr>().map_err(|_| {
+            ctx.err(
+                "http.trusted_proxy",
+                format!(
+                    "{text:?} is not an IP address; write the proxy's address, such as \
+                     \"172.30.32.2\" (Home Assistant's ingress), or remove it"
+                ),
+            )
+        })?),
+    };
+    Ok(HttpConfig {
+        listen,
+        history: h.history.unwrap_or(true),
+        password,
+        trusted_proxy,
+    })
+}
+
+/// The shortest page password accepted.
+pub const MIN_PAGE_PASSWORD: usize = 8;
 
 fn validate_push(ctx: &Ctx<'_>, p: raw::RawPush) -> Result<PushConfig, ConfigError> {
     let Some(listen) = p.listen else {

@@ -64,6 +64,10 @@ pub struct RawStorage {
 #[allow(missing_docs)]
 pub struct RawHttp {
     pub listen: Option<String>,
+    pub history: Option<bool>,
+    pub password: Option<String>,
+    pub password_file: Option<PathBuf>,
+    pub trusted_proxy: Option<String>,
 }
 
 /// `[push]`.

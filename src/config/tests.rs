@@ -406,3 +406,53 @@ fn every_api_names_its_door_api() {
     assert_eq!(Api::Dahua.relay(), Some(RelayApi::Dahua));
     assert_eq!(Api::Auto.relay(), Some(RelayApi::Onvif));
 }
+
+#[test]
+fn http_listens_on_this_host_only_unless_told_and_serves_the_history_page() {
+    let c = parse(&format!("[http]\n{MINIMAL}")).unwrap();
+    let h = c.http.unwrap();
+    assert_eq!(h.listen, DEFAULT_HTTP_LISTEN.parse().unwrap());
+    assert!(h.listen.ip().is_loopback());
+    assert!(h.history);
+    assert!(h.password.is_none() && h.trusted_proxy.is_none());
+    assert!(!h.page_refuses_other_hosts());
+    let c = parse(&format!(
+        "[http]\nlisten = \"0.0.0.0:8099\"\ntrusted_proxy = \"172.30.32.2\"\nhistory = false\n{MINIMAL}"
+    ))
+    .unwrap();
+    let h = c.http.unwrap();
+    assert_eq!(h.trusted_proxy, Some("172.30.32.2".parse().unwrap()));
+    assert!(!h.history);
+}
+
+#[test]
+fn a_page_open_beyond_this_host_without_a_password_is_flagged() {
+    let h = parse(&format!("[http]\nlisten = \"0.0.0.0:9464\"\n{MINIMAL}"))
+        .unwrap()
+        .http
+        .unwrap();
+    assert!(h.page_refuses_other_hosts());
+    let h = parse(&format!(
+        "[http]\nlisten = \"0.0.0.0:9464\"\npassword = \"long enough\"\n{MINIMAL}"
+    ))
+    .unwrap();
+    assert!(h.inline_passwords, "the permissions warning covers the page password");
+    assert!(!h.http.unwrap().page_refuses_other_hosts());
+}
+
+#[test]
+fn bad_http_settings_name_the_key_and_the_fix() {
+    for (body, key, hint) in [
+        ("listen = \"everywhere\"", "http.listen", "127.0.0.1:9464"),
+        ("password = \"short\"", "http.password", "longer"),
+        ("trusted_proxy = \"supervisor\"", "http.trusted_proxy", "172.30.32.2"),
+        ("passwd = \"x\"", "", "passwd"),
+    ] {
+        let err = parse(&format!("[http]\n{body}\n{MINIMAL}")).unwrap_err();
+        if !key.is_empty() {
+            assert_eq!(err.key, key, "{body}");
+        }
+        assert!(err.to_string().contains(hint), "{body}: {err}");
+        assert!(!err.to_string().contains("short\""), "no secret in {err}");
+    }
+}
