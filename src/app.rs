@@ -213,8 +213,29 @@ pub async fn start(
                 mqtt: status.clone(),
                 cameras: Arc::new(config.cameras.iter().map(|c| c.id.clone()).collect()),
             };
-            let (addr, server) = health::serve(h.listen, sources, shutdown.clone()).await?;
+            let history = h.history.then(|| {
+                let names = config
+                    .cameras
+                    .iter()
+                    .map(|c| (c.id.clone(), c.name.clone()))
+                    .collect();
+                crate::history::History::new(archive.clone(), names, h, shutdown.clone())
+            });
+            if h.page_refuses_other_hosts() {
+                warn!(
+                    "http.listen {} is open to other hosts but http.password is not set: the \
+                     visitor history page opens only on this host; set http.password (or \
+                     password_file) to open it from your phone",
+                    h.listen
+                );
+            }
+            let page = history.is_some();
+            let (addr, server) =
+                health::serve(h.listen, sources, history, shutdown.clone()).await?;
             info!("health and metrics on http://{addr}/healthz and /metrics");
+            if page {
+                info!("visitor history on http://{addr}/");
+            }
             tracker.spawn(server);
             Some(addr)
         }

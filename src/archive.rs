@@ -77,6 +77,8 @@ pub struct Archive {
     policy: RetentionPolicy,
     /// Approximate bytes in the archive: set by sweeps, increased by writes.
     size: Arc<AtomicU64>,
+    /// Counts every change (store, clip, sweep, delete), for the history page's live view.
+    changes: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Archive {
@@ -86,7 +88,54 @@ impl Archive {
             root: Arc::new(root),
             policy,
             size: Arc::new(AtomicU64::new(0)),
+            changes: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
+    }
+
+    /// Wakes whenever the archive changed (a picture or clip stored, a sweep, a delete).
+    pub fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    fn changed(&self) {
+        self.changes.send_modify(|n| *n = n.wrapping_add(1));
+    }
+
+    /// Deletes one event of `camera` on `day` (`YYYY-MM-DD`): the files of `stem`
+    /// (`HHMMSS.mmm_kind[-n]`): picture, sidecar, clip and clip sidecar (blocking IO).
+    /// Names the archive does not write are refused, so nothing outside it is touched.
+    /// Returns how many files went.
+    pub fn delete_event(&self, camera: &CameraId, day: &str, stem: &str) -> Result<usize, Error> {
+        let dir = self.root.join(camera.as_str()).join(day);
+        if !retention::is_day_folder(day) || !retention::is_our_stem(stem) {
+            return Err(Error::from_io(
+                &dir,
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an archive name"),
+            ));
+        }
+        let mut removed = 0;
+        let mut freed = 0u64;
+        for ext in ["jpg", "json", "mp4", "clip.json"] {
+            let path = dir.join(format!("{stem}.{ext}"));
+            let len = std::fs::symlink_metadata(&path).map_or(0, |m| m.len());
+            match std::fs::remove_file(&path) {
+                Ok(()) => {
+                    removed += 1;
+                    freed += len;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::from_io(&path, e)),
+            }
+        }
+        let _ = self
+            .size
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| {
+                Some(s.saturating_sub(freed))
+            });
+        if removed > 0 {
+            self.changed();
+        }
+        Ok(removed)
     }
 
     /// Stores a JPEG of `camera`, taken at `taken` for `reason`, and its sidecar (blocking IO:
@@ -122,6 +171,7 @@ impl Archive {
         write_atomic(&path, jpeg)?;
         let added = (jpeg.len() + json.len()) as u64;
         let total = self.size.fetch_add(added, Ordering::Relaxed) + added;
+        self.changed();
         Ok((path, total > self.policy.max_size))
     }
 
@@ -165,6 +215,7 @@ impl Archive {
             None => side,
         };
         let total = self.size.fetch_add(added, Ordering::Relaxed) + added;
+        self.changed();
         Ok((stored, total > self.policy.max_size))
     }
 
@@ -172,6 +223,9 @@ impl Archive {
     pub fn sweep(&self, now: std::time::SystemTime) -> SweepReport {
         let report = retention::sweep(&self.root, self.policy, now);
         self.size.store(report.remaining, Ordering::Relaxed);
+        if report.deleted > 0 {
+            self.changed();
+        }
         report
     }
 }
@@ -335,6 +389,41 @@ mod tests {
             assert_eq!(side["kind"], serde_json::Value::Null, "not kind other");
             assert_eq!(side["taken"], "2026-11-29T08:15:00.400Z");
             assert!(side.get("event_time").is_none(), "{side}");
+        }
+    }
+
+    #[test]
+    fn deleting_an_event_removes_its_files_only_and_tells_the_page() {
+        let dir = tempfile::tempdir().unwrap();
+        let archive = Archive::new(dir.path().to_owned(), policy());
+        let cam = CameraId::new("front_door").unwrap();
+        let mut changes = archive.changes();
+        let (path, _) = archive
+            .store(b"\xff\xd8a\xff\xd9", &cam, &ring(), taken())
+            .unwrap();
+        let (other, _) = archive
+            .store(b"\xff\xd8b\xff\xd9", &cam, &ring(), taken())
+            .unwrap();
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        let day = path
+            .parent()
+            .unwrap()
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap();
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert_eq!(archive.delete_event(&cam, day, stem).unwrap(), 2);
+        assert!(!path.exists() && !retention::sidecar(&path).exists());
+        assert!(
+            other.exists(),
+            "the other picture of that millisecond stays"
+        );
+        assert!(changes.has_changed().unwrap());
+        assert_eq!(archive.delete_event(&cam, day, stem).unwrap(), 0);
+        for (d, s) in [("..", stem), (day, "../../x"), (day, "passwd")] {
+            assert!(archive.delete_event(&cam, d, s).is_err(), "{d}/{s}");
         }
     }
 

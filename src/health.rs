@@ -1,8 +1,9 @@
 //! Health and metrics over HTTP, off by default (`[http] listen = "127.0.0.1:9464"`).
 //!
 //! `/healthz` answers 200 while the MQTT connection and every camera are up, 503 with a JSON
-//! reason otherwise; `/metrics` is the Prometheus text format. Nothing else is served, and no
-//! port is opened unless the user configures one.
+//! reason otherwise; `/metrics` is the Prometheus text format. With `http.history` the same
+//! server serves the visitor history page ([`crate::history`]) at `/`. No port is opened
+//! unless the user configures one.
 
 use std::fmt::Write as _;
 use std::net::SocketAddr;
@@ -128,6 +129,7 @@ async fn metrics(State(s): State<Sources>) -> impl IntoResponse {
 pub async fn serve(
     addr: SocketAddr,
     sources: Sources,
+    history: Option<crate::history::History>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(SocketAddr, impl Future<Output = ()>)> {
     let listener = TcpListener::bind(addr).await.map_err(|e| {
@@ -136,16 +138,19 @@ pub async fn serve(
         )
     })?;
     let local = listener.local_addr()?;
-    let listener = Bounded::new(
-        listener,
-        MAX_CONNECTIONS,
-        CONNECTION_LIFETIME,
-        "health endpoint",
-    );
-    let app = Router::new()
+    let (connections, lifetime) = match history {
+        Some(_) => (PAGE_MAX_CONNECTIONS, PAGE_CONNECTION_LIFETIME),
+        None => (MAX_CONNECTIONS, CONNECTION_LIFETIME),
+    };
+    let listener = Bounded::new(listener, connections, lifetime, "http server");
+    let mut app = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(sources);
+    if let Some(h) = history {
+        app = app.merge(crate::history::routes(h));
+    }
+    let app = app.into_make_service_with_connect_info::<crate::listen::Peer>();
     let server = async move {
         let result = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown.cancelled_owned())
@@ -162,3 +167,10 @@ pub const MAX_CONNECTIONS: usize = 16;
 /// Longest life of one connection: a client that sends its request a byte at a time (or never)
 /// is cut off, so a few slow clients cannot hold every connection.
 pub const CONNECTION_LIFETIME: Duration = Duration::from_secs(30);
+/// Connections with the history page: each open page holds one for its live view, and a
+/// browser opens several for pictures.
+pub const PAGE_MAX_CONNECTIONS: usize = 48;
+/// Longest life of one connection with the history page: long enough for a clip to download
+/// over a slow phone link (a live view stream ends itself sooner, at
+/// [`crate::history::SSE_LIFETIME`]).
+pub const PAGE_CONNECTION_LIFETIME: Duration = Duration::from_secs(600);

@@ -71,6 +71,7 @@ pub mod doorbird;
 pub mod event;
 pub mod health;
 pub mod hikvision;
+pub mod history;
 pub mod limits;
 pub mod listen;
 pub mod logging;

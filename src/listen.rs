@@ -63,6 +63,16 @@ impl Bounded {
     }
 }
 
+/// A connection's peer address, as axum's connect info for a [`Bounded`] listener.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, Bounded>> for Peer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, Bounded>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
 impl Listener for Bounded {
     type Io = Limited<TcpStream>;
     type Addr = SocketAddr;

@@ -78,7 +78,8 @@ pub fn is_our_clip(name: &str) -> bool {
         .is_some_and(is_our_stem)
 }
 
-fn is_our_stem(stem: &str) -> bool {
+/// Whether `stem` is an archive file stem (`HHMMSS.mmm_name[-n]`).
+pub fn is_our_stem(stem: &str) -> bool {
     let b = stem.as_bytes();
     if b.len() < 12 || b[6] != b'.' || b[10] != b'_' {
         return false;
@@ -94,7 +95,7 @@ fn is_our_stem(stem: &str) -> bool {
 }
 
 /// Whether `name` looks like a day folder `YYYY-MM-DD`.
-fn is_day_folder(name: &str) -> bool {
+pub fn is_day_folder(name: &str) -> bool {
     let b = name.as_bytes();
     b.len() == 10
         && b[4] == b'-'
