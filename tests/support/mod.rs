@@ -2,5 +2,6 @@
 
 pub mod bridge;
 pub mod broker;
+pub mod ingress;
 pub mod logs;
 pub mod proxy;
