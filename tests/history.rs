@@ -241,9 +241,9 @@ async fn filters_and_older_pages_reach_every_event_once() {
             let mut seen = Vec::new();
             let (_, _, body) = get(&http, &first).await;
             let mut html = text(&body);
+            let re = regex::Regex::new(r#"class="older" href="\./\?([^"]+)""#).unwrap();
             loop {
                 seen.extend(ids_of(&html));
-                let re = regex::Regex::new(r#"class="older" href="\./\?([^"]+)""#).unwrap();
                 let Some(next) = re.captures(&html).map(|c| c[1].replace("&amp;", "&")) else {
                     break;
                 };
