@@ -55,6 +55,17 @@
 //! its path is printed). The soak's pure parts (`chaos.rs`, `ledger.rs`) are unit-tested from
 //! `tests/bench_soak.rs`, since this binary has no test harness.
 //!
+//! # Visitor history
+//!
+//! ```text
+//! cargo bench --bench bench -- --history 100000 [--presses 50] [--idle 20s]
+//! ```
+//!
+//! runs instead the bridge's visitor history page over an archive of that many events
+//! (`history.rs`): server time and round trip of the first page, a deep page, a rare kind and
+//! the live strip (`--presses` requests each), the page's weight, and the bridge's idle CPU
+//! with 10 pages open against none.
+//!
 //! # Clips
 //!
 //! ```text
@@ -71,6 +82,7 @@
 mod chaos;
 mod clips;
 mod door;
+mod history;
 mod ledger;
 mod mosquitto;
 mod procfs;
@@ -106,6 +118,9 @@ struct Args {
     /// (`--cameras` one count, default 10, half ONVIF, half Dahua).
     #[arg(long)]
     door: Option<usize>,
+    /// Measure the visitor history page instead, over an archive of this many events.
+    #[arg(long)]
+    history: Option<usize>,
     /// Seed of the soak's random schedule (default: a fresh one, printed).
     #[arg(long)]
     seed: Option<u64>,
@@ -210,6 +225,8 @@ fn main() -> ExitCode {
         run_soak(args)
     } else if args.door.is_some() {
         run_door(args).map(|()| true)
+    } else if args.history.is_some() {
+        run_history(args).map(|()| true)
     } else {
         run(args).map(|()| true)
     };
@@ -303,6 +320,37 @@ fn run_door(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     text += &rt.block_on(door::run(&plan))?;
+    print!("{text}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, text)?;
+    }
+    Ok(())
+}
+
+fn run_history(args: Args) -> anyhow::Result<()> {
+    doorbell_bridge::onvif::install_crypto_provider();
+    let plan = history::Plan {
+        bridge: match &args.bridge {
+            Some(path) => path.clone(),
+            None => release_bridge()?,
+        },
+        events: args.history.unwrap_or(100_000).max(1),
+        idle: duration("idle", &args.idle)?,
+        samples: args.presses.clamp(1, 200),
+    };
+    let mut text = format!(
+        "date: {}\nmachine: {}\nbridge: {}\nhistory: {} requests per row, idle {}\n\n",
+        jiff::Timestamp::now().strftime("%Y-%m-%d %H:%M UTC"),
+        procfs::machine(),
+        plan.bridge.display(),
+        plan.samples,
+        args.idle,
+    );
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.threads.max(1))
+        .enable_all()
+        .build()?;
+    text += &rt.block_on(history::run(&plan))?;
     print!("{text}");
     if let Some(path) = &args.markdown {
         std::fs::write(path, text)?;

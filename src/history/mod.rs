@@ -247,6 +247,7 @@ async fn timeline(
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
+    let started = Instant::now();
     let (query, part) = read_query(raw.as_deref());
     let root = h.inner.archive.root().to_owned();
     let cameras = cameras_shown(&h);
@@ -297,7 +298,18 @@ async fn timeline(
             logged_in: h.inner.logins.has_password() && h.logged_in(&headers),
         }),
     };
-    page(StatusCode::OK, body)
+    let mut r = page(StatusCode::OK, body);
+    // The time spent reading the archive and rendering, and the names read (the benchmark
+    // reads both; a browser's developer tools show them).
+    let timing = format!(
+        "page;dur={:.3}, scanned;desc=\"{} names\"",
+        started.elapsed().as_secs_f64() * 1000.0,
+        pg.scanned
+    );
+    if let Ok(v) = HeaderValue::from_str(&timing) {
+        r.headers_mut().insert("server-timing", v);
+    }
+    r
 }
 
 /// The cameras of the live view: the configured ones, in config order.
