@@ -4,7 +4,8 @@
 //! `--api dahua` / `--api hikvision` make the simulated doorbell an Amcrest AD410 or a
 //! Hikvision DS-KV6113 (the press then arrives on the vendor API, motion on ONVIF too);
 //! `--api doorbird` a DoorBird D2101V (no ONVIF: the bridge registers its favorites and the
-//! device calls the bridge's push listener on a loopback port).
+//! device calls the bridge's push listener on a loopback port). The visitor history page is
+//! served on a free loopback port and its address printed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,6 +63,9 @@ pub async fn run(
     println!("(Ctrl-C to stop)\n");
     let watch = watch(&config, shutdown.clone());
     let running = app::start(&config, shutdown.clone(), Options::default()).await?;
+    if let Some(addr) = running.http {
+        println!("visitor history:    http://{addr}/ (open it in a browser on this host)\n");
+    }
     let drive = drive(&sim, api, shutdown.clone());
     let stop = async {
         match duration {
@@ -156,6 +160,8 @@ fn demo_config(
     if api == DemoApi::DoorBird {
         text.push_str("[push]\nlisten = \"127.0.0.1:0\"\nadvertise_url = \"http://127.0.0.1:0\"\n");
     }
+    // The visitor history page, on a free loopback port.
+    text.push_str("[http]\nlisten = \"127.0.0.1:0\"\n");
     text.push_str(&format!(
         r#"[storage]
 path = {}
