@@ -90,6 +90,10 @@ password = "{PLANTED}"
 listen = "127.0.0.1:0"
 advertise_url = "http://127.0.0.1:0"
 
+[http]
+listen = "127.0.0.1:0"
+password = "{PLANTED}"
+
 [storage]
 path = {storage:?}
 
@@ -321,6 +325,31 @@ async fn the_planted_password_never_leaks() {
     bird.press();
     until(&mut sub, &mut seen, "doorbell-bridge/bird/event", None).await;
     until(&mut sub, &mut seen, "doorbell-bridge/bird/snapshot", None).await;
+
+    // The history page's login, wrong then right: the log names the attempt, never the
+    // password; the cookie holds a token.
+    let page = format!("http://{}", running.http.expect("[http] configured"));
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    for typed in ["not-it-at-all", PLANTED] {
+        let r = http
+            .post(format!("{page}/login"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!("password={typed}"))
+            .send()
+            .await
+            .unwrap();
+        let cookie = r
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        assert_clean("the page's cookie", &cookie);
+        assert_clean("the login page", &r.text().await.unwrap());
+    }
+    capture.wait_for("a wrong password").await;
 
     // `check`, offline and online (which logs in to both cameras, fetches a snapshot and
     // connects to the broker); at trace level and in JSON too.
