@@ -76,6 +76,12 @@ fn config_yaml_passes_the_supervisor_checks() {
     // The push listener's port is declared but off (null) until the user sets a host port.
     assert_eq!(c["ports"], json!({"8090/tcp": null}));
     assert!(c["ports_description"]["8090/tcp"].is_string());
+    // The history page as a sidebar panel through ingress; its port stays unpublished.
+    assert_eq!(c["ingress"], true);
+    assert_eq!(c["ingress_port"], 8099);
+    assert_eq!(c["panel_icon"], "mdi:doorbell");
+    assert_eq!(c["panel_title"], "Visitors");
+    assert!(c["ports"].get("8099/tcp").is_none());
 }
 
 /// The YAML block between the example-options markers of DOCS.md.
@@ -113,9 +119,11 @@ fn documented_options_match_the_schema() {
         options::validate_options(schema, &fixture),
         "options.json fixture",
     );
-    // The fixture is the documented example with a harder password.
+    // The fixture is the documented example with a harder password and relay code.
     let mut same = fixture.clone();
-    same["cameras"][0]["password"] = docs["cameras"][0]["password"].clone();
+    for secret in ["password", "relay_code"] {
+        same["cameras"][0][secret] = docs["cameras"][0][secret].clone();
+    }
     assert_eq!(same, docs, "options.json must stay the DOCS.md example");
 }
 
