@@ -303,12 +303,25 @@ fn build_context_is_a_self_contained_app_folder() {
         built, original,
         "config.yaml minus image:, so the Supervisor builds locally"
     );
-    for src in super::copy_sources(&read("ha-addon/Dockerfile")) {
+    // Its Dockerfile builds what was copied (SOURCE=context), not the released tag.
+    let parsed = super::dockerfile_at(&dest.join("Dockerfile"));
+    assert_eq!(parsed.global_default("SOURCE"), Some("context"));
+    let supervisor_args = HashMap::from([("BUILD_ARCH", "amd64"), ("BUILD_VERSION", "0.1.0")]);
+    let sources = parsed.context_sources(&supervisor_args);
+    assert!(sources.len() >= 4, "{sources:?}");
+    for src in sources {
         assert!(
             dest.join(&src).exists(),
             "{src} missing from the app folder"
         );
     }
+    let mut original = read("ha-addon/Dockerfile");
+    original = original.replacen("\nARG SOURCE=git\n", "\nARG SOURCE=context\n", 1);
+    assert_eq!(
+        std::fs::read_to_string(dest.join("Dockerfile")).unwrap(),
+        original,
+        "only the SOURCE default differs"
+    );
     // Inside the repository it refuses: a second config.yaml would be a second app.
     let inside = root().join("ha-addon/build-context-test");
     let out = Command::new("bash")
