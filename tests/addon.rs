@@ -2,6 +2,8 @@
 //! (offline, see `addon_support/supervisor.rs`), the files around it, and the script that turns
 //! the app options into the bridge's TOML, run with a fake bashio and loaded by the bridge.
 
+#[path = "addon_support/dockerfile.rs"]
+mod dockerfile;
 #[path = "addon_support/options.rs"]
 mod options;
 #[path = "addon_support/script.rs"]
@@ -13,6 +15,7 @@ mod tools;
 #[path = "addon_support/yaml.rs"]
 mod yaml;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -76,6 +79,12 @@ fn config_yaml_passes_the_supervisor_checks() {
     // The push listener's port is declared but off (null) until the user sets a host port.
     assert_eq!(c["ports"], json!({"8090/tcp": null}));
     assert!(c["ports_description"]["8090/tcp"].is_string());
+    // The history page as a sidebar panel through ingress; its port stays unpublished.
+    assert_eq!(c["ingress"], true);
+    assert_eq!(c["ingress_port"], 8099);
+    assert_eq!(c["panel_icon"], "mdi:doorbell");
+    assert_eq!(c["panel_title"], "Visitors");
+    assert!(c["ports"].get("8099/tcp").is_none());
 }
 
 /// The YAML block between the example-options markers of DOCS.md.
@@ -113,9 +122,11 @@ fn documented_options_match_the_schema() {
         options::validate_options(schema, &fixture),
         "options.json fixture",
     );
-    // The fixture is the documented example with a harder password.
+    // The fixture is the documented example with a harder password and relay code.
     let mut same = fixture.clone();
-    same["cameras"][0]["password"] = docs["cameras"][0]["password"].clone();
+    for secret in ["password", "relay_code"] {
+        same["cameras"][0][secret] = docs["cameras"][0][secret].clone();
+    }
     assert_eq!(same, docs, "options.json must stay the DOCS.md example");
 }
 
@@ -152,14 +163,22 @@ fn translations_cover_every_option() {
     }
 }
 
+/// The build args of a build from the repository root (the release workflow's).
+const FROM_THE_ROOT: &[(&str, &str)] = &[("SOURCE", "context")];
+
+fn dockerfile_at(rel: &Path) -> dockerfile::Dockerfile {
+    let text = std::fs::read_to_string(rel).unwrap_or_else(|e| panic!("{}: {e}", rel.display()));
+    dockerfile::parse(&text).unwrap_or_else(|e| panic!("{}: {e}", rel.display()))
+}
+
 #[test]
 fn dockerfile_names_its_base_and_builds_from_the_repository_root() {
     let d = read("ha-addon/Dockerfile");
     for want in [
         "ARG BUILD_FROM=ghcr.io/home-assistant/base:",
         "FROM ${BUILD_FROM}",
-        "FROM rust:1.95-alpine AS build",
-        "apk add --no-cache musl-dev",
+        "FROM rust:1.95-alpine AS toolchain",
+        "apk add --no-cache musl-dev git",
         "cargo build --release --locked --no-default-features",
         "io.hass.type=\"app\"",
         "io.hass.version=\"${BUILD_VERSION}\"",
@@ -180,13 +199,14 @@ fn dockerfile_names_its_base_and_builds_from_the_repository_root() {
     assert!(d.contains(&format!("ARG BUILD_VERSION={version}")));
     assert!(read("Cargo.toml").contains(&format!("\nversion = \"{version}\"")));
     assert!(read("ha-addon/CHANGELOG.md").contains(&format!("## {version}")));
-    // Every COPY source exists at the repository root and passes .dockerignore.
+    // From the root, every COPY source of the stages built exists and passes .dockerignore.
     let allowed: Vec<String> = read(".dockerignore")
         .lines()
         .filter_map(|l| l.strip_prefix('!'))
         .map(|l| l.trim_end_matches('/').to_owned())
         .collect();
-    let sources = copy_sources(&d);
+    let parsed = dockerfile_at(&root().join("ha-addon/Dockerfile"));
+    let sources = parsed.context_sources(&HashMap::from_iter(FROM_THE_ROOT.iter().copied()));
     assert!(sources.len() >= 4, "COPY lines not found: {sources:?}");
     for s in &sources {
         assert!(
@@ -212,23 +232,151 @@ fn dockerfile_names_its_base_and_builds_from_the_repository_root() {
     );
 }
 
-/// Sources of the Dockerfile's `COPY` lines that read the build context (not `--from`).
-fn copy_sources(dockerfile: &str) -> Vec<String> {
-    dockerfile
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("COPY "))
-        .filter(|l| !l.contains("--from="))
-        .flat_map(|l| {
-            let words: Vec<_> = l
-                .split_whitespace()
-                .filter(|w| !w.starts_with("--"))
-                .collect();
-            words[..words.len() - 1]
-                .iter()
-                .map(|w| w.trim_end_matches('/').to_owned())
-                .collect::<Vec<_>>()
-        })
-        .collect()
+/// The Supervisor builds the app folder as it is, with BUILD_FROM, BUILD_ARCH and
+/// BUILD_VERSION only: that build copies nothing from the context (or only what the folder
+/// has) and fetches the released tag instead.
+#[test]
+fn the_app_folder_alone_is_a_build_context_that_fetches_the_released_tag() {
+    let parsed = dockerfile_at(&root().join("ha-addon/Dockerfile"));
+    let supervisor_args = HashMap::from([
+        ("BUILD_FROM", "ghcr.io/home-assistant/base:3.24"),
+        ("BUILD_ARCH", "aarch64"),
+        ("BUILD_VERSION", "0.1.0"),
+    ]);
+    assert_eq!(parsed.global_default("SOURCE"), Some("git"));
+    let built: Vec<Option<&str>> = parsed
+        .reachable(&supervisor_args)
+        .into_iter()
+        .map(|i| parsed.stages[i].name.as_deref())
+        .collect();
+    assert_eq!(
+        built,
+        [Some("toolchain"), Some("source-git"), Some("build"), None],
+        "the stages the Supervisor's build runs"
+    );
+    for s in parsed.context_sources(&supervisor_args) {
+        assert!(
+            root().join("ha-addon").join(&s).exists(),
+            "the app folder lacks {s}, which the Dockerfile copies"
+        );
+    }
+    let fetch = parsed.stage("source-git").expect("a source-git stage");
+    let run = fetch
+        .body
+        .iter()
+        .find(|i| i.keyword == "RUN")
+        .expect("source-git fetches");
+    assert!(
+        run.args.starts_with(
+            "git clone --depth 1 --branch \"v${BUILD_VERSION}\" \"${SOURCE_REPOSITORY}\" /build"
+        ),
+        "{}",
+        run.args
+    );
+    let declared: Vec<String> = fetch
+        .body
+        .iter()
+        .filter(|i| i.keyword == "ARG")
+        .map(|i| dockerfile::arg_of(&i.args).0)
+        .collect();
+    assert!(
+        declared.contains(&"BUILD_VERSION".to_owned()),
+        "ARG BUILD_VERSION in source-git"
+    );
+    assert!(declared.contains(&"SOURCE_REPOSITORY".to_owned()));
+    // The binary and the s6 scripts come from the same source.
+    let image = parsed.stages.last().unwrap();
+    let copies: Vec<&str> = image
+        .body
+        .iter()
+        .filter(|i| i.keyword == "COPY")
+        .map(|i| i.args.as_str())
+        .collect();
+    assert_eq!(
+        copies,
+        [
+            "--from=build /out/doorbell-bridge /usr/bin/doorbell-bridge",
+            "--from=build /out/rootfs/ /"
+        ]
+    );
+}
+
+/// The fetch of the source-git stage, run for real against a local repository: the tag of the
+/// version is cloned; a missing tag, or a tag whose crate has another version, fails naming it.
+#[test]
+fn the_source_fetch_takes_the_tag_of_the_version_and_refuses_anything_else() {
+    if !tools::require(
+        "the_source_fetch_takes_the_tag_of_the_version_and_refuses_anything_else",
+        // sh (Debian: dash, essential) runs it as Docker's RUN does; it has no --version to probe.
+        &[("git", "git")],
+    ) {
+        return;
+    }
+    let parsed = dockerfile_at(&root().join("ha-addon/Dockerfile"));
+    let run = parsed
+        .stage("source-git")
+        .unwrap()
+        .body
+        .iter()
+        .find(|i| i.keyword == "RUN")
+        .unwrap()
+        .args
+        .clone();
+    let dir = tempfile::tempdir().unwrap();
+    let upstream = dir.path().join("upstream");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&upstream)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.invalid"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::create_dir(&upstream).unwrap();
+    git(&["init", "--quiet"]);
+    let manifest = |v: &str| format!("[package]\nname = \"doorbell-bridge\"\nversion = \"{v}\"\n");
+    std::fs::write(upstream.join("Cargo.toml"), manifest("0.2.0")).unwrap();
+    git(&["add", "Cargo.toml"]);
+    git(&["commit", "--quiet", "-m", "0.2.0"]);
+    git(&["tag", "v0.2.0"]);
+    git(&["tag", "v0.3.0"]); // a tag on a commit of another version
+    let fetch = |version: &str, n: usize| {
+        let dest = dir.path().join(format!("build{n}"));
+        let script = run.replace(" /build", &format!(" {}", dest.display()));
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(&script)
+            .env("BUILD_VERSION", version)
+            .env("SOURCE_REPOSITORY", &upstream)
+            .output()
+            .unwrap();
+        (out, dest)
+    };
+    let (out, dest) = fetch("0.2.0", 1);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("Cargo.toml")).unwrap(),
+        manifest("0.2.0")
+    );
+    for (n, version) in [(2, "0.4.0"), (3, "0.3.0")] {
+        let (out, _) = fetch(version, n);
+        assert!(!out.status.success(), "v{version} must fail");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("v{version} of ")) && err.contains("is the tag released?"),
+            "{err}"
+        );
+    }
 }
 
 fn grep_src(needle: &str) -> bool {

@@ -82,6 +82,11 @@ fn every_file_that_names_the_project_url_agrees_with_cargo_toml() {
             format!("org.opencontainers.image.source=\"{repo}\""),
         ),
         (
+            "ha-addon/Dockerfile",
+            dockerfile.contains(&format!("\nARG SOURCE_REPOSITORY={repo}\n")),
+            format!("ARG SOURCE_REPOSITORY={repo} (what a build from the app folder fetches)"),
+        ),
+        (
             BLUEPRINT,
             blueprint.contains(&format!("source_url: {repo}/blob/main/{BLUEPRINT}\n")),
             format!("source_url: {repo}/blob/main/{BLUEPRINT}"),

@@ -107,6 +107,8 @@ fn problems(workflow: &Value, app: &Value) -> Vec<String> {
                 }
             }
             for arg in [
+                // The checked-out tree, not a fetch of the tag (SOURCE=git, the default).
+                "SOURCE=context".to_owned(),
                 "BUILD_ARCH=${{ matrix.arch }}".to_owned(),
                 format!("BUILD_VERSION={version}"),
             ] {
@@ -207,6 +209,18 @@ fn a_workflow_out_of_step_with_config_yaml_is_caught() {
             |w| w["on"]["push"]["tags"] = serde_json::json!(["*"]),
             "on.push.tags",
         ),
+        (
+            |w| {
+                let steps = w["jobs"]["image"]["steps"].as_array_mut().unwrap();
+                let build = steps
+                    .iter_mut()
+                    .find(|s| s["uses"].as_str().is_some_and(|u| u.contains("build-push")))
+                    .unwrap();
+                let args = build["with"]["build-args"].as_str().unwrap();
+                build["with"]["build-args"] = Value::from(args.replace("SOURCE=context\n", ""));
+            },
+            "build arg SOURCE=context",
+        ),
     ];
     for (break_it, expected) in cases {
         let mut w = good.clone();
@@ -220,4 +234,62 @@ fn a_workflow_out_of_step_with_config_yaml_is_caught() {
     let mut fewer_arches = app.clone();
     fewer_arches["arch"] = serde_json::json!(["amd64"]);
     assert!(!problems(&good, &fewer_arches).is_empty());
+}
+
+/// Whether a GitHub Actions tag filter matches `tag`, with `*` as the only wildcard (any
+/// characters but `/`).
+fn tag_filter_matches(filter: &str, tag: &str) -> bool {
+    match filter.split_once('*') {
+        None => filter == tag,
+        Some((head, rest)) => {
+            let Some(after) = tag.strip_prefix(head) else {
+                return false;
+            };
+            // The star takes 0..n characters (no '/'); the rest of the filter matches the rest.
+            (0..=after.len())
+                .filter(|&n| after.is_char_boundary(n) && !after[..n].contains('/'))
+                .any(|n| tag_filter_matches(rest, &after[n..]))
+        }
+    }
+}
+
+/// A local build from the app folder fetches the tag `v<version>`; that is the tag the release
+/// workflow runs on and accepts for this version, so every released version can be fetched.
+#[test]
+fn the_tag_the_app_folder_build_fetches_is_the_tag_a_release_makes() {
+    let dockerfile = read("ha-addon/Dockerfile");
+    let pattern = "--branch \"v${BUILD_VERSION}\"";
+    assert!(
+        dockerfile.contains(pattern),
+        "Dockerfile: git clone {pattern}"
+    );
+    let version = load("ha-addon/config.yaml")["version"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let tag = format!("v{version}");
+    let workflow = load(WORKFLOW);
+    let filters: Vec<&str> = workflow["on"]["push"]["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        filters.iter().any(|f| tag_filter_matches(f, &tag)),
+        "{tag} starts no release ({filters:?})"
+    );
+    let check = steps(&workflow["jobs"]["image"])
+        .into_iter()
+        .find(|s| s["id"] == "version")
+        .and_then(|s| s["run"].as_str())
+        .unwrap();
+    assert!(
+        check.contains("test \"v${version}\" = \"${GITHUB_REF_NAME}\""),
+        "the workflow accepts only the tag v<version>: {check}"
+    );
+    assert!(tag_filter_matches("v*", "v0.1.0"));
+    assert!(!tag_filter_matches("v*", "0.1.0"));
+    assert!(tag_filter_matches("v*.*", "v1.2"));
+    assert!(!tag_filter_matches("v*", "v1/2"));
 }

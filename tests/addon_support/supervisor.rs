@@ -1,5 +1,6 @@
 //! The rules the Home Assistant Supervisor applies to an app's `config.yaml`, written out for
-//! an offline test: `SCHEMA_APP_CONFIG` (supervisor/apps/validate.py, 2026) and, through
+//! an offline test: `SCHEMA_APP_CONFIG` (supervisor/apps/validate.py, 2026; the ingress, panel
+//! and watchdog keys as there) and, through
 //! [`crate::options`], the options check of `AppOptions`. Where the Supervisor merely warns
 //! and drops (unknown keys, unknown options) these checks fail, because there it is a typo on
 //! our side. Every check returns the problems it found; an empty list is a pass.
@@ -47,6 +48,13 @@ static SERVICE: LazyLock<Regex> =
 /// `version_tag`-like: the Supervisor compares versions as strings, so YAML must give one.
 static VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^[0-9]+\.[0-9]+\.[0-9]+([-.+][0-9A-Za-z.]+)?$").unwrap());
+/// `watchdog` of `SCHEMA_APP_CONFIG`: the app's own address and a port, tcp or http(s).
+static WATCHDOG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^(?:https?|\[PROTO:\w+\]|tcp)://\[HOST\]:(\[PORT:\d+\]|\d+).*$").unwrap()
+});
+/// `webui` of `SCHEMA_APP_CONFIG`.
+static WEBUI: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^(?:https?|\[PROTO:\w+\])://\[HOST\]:\[PORT:\d+\].*$").unwrap());
 /// `docker_image` of supervisor/validate.py.
 static IMAGE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"^([a-zA-Z\-\.:\d{}]+/)*?([\-\w{}]+)/([\-\w{}]+)$").unwrap());
@@ -99,6 +107,8 @@ pub fn check_app_config(c: &Value) -> Vec<String> {
         "init",
         "host_network",
         "ingress",
+        "ingress_stream",
+        "panel_admin",
         "hassio_api",
         "homeassistant_api",
         "apparmor",
@@ -112,6 +122,34 @@ pub fn check_app_config(c: &Value) -> Vec<String> {
         && !v.as_str().is_some_and(|s| VERSION.is_match(s))
     {
         p.push(format!("homeassistant {v} is not a quoted version"));
+    }
+    // `network_port` (1..=65535) or 0 (the Supervisor picks a free port).
+    if let Some(port) = obj.get("ingress_port")
+        && !port.as_i64().is_some_and(|p| (0..=65535).contains(&p))
+    {
+        p.push(format!(
+            "ingress_port {port} is not a port (1..=65535) or 0"
+        ));
+    }
+    for key in ["ingress_entry", "panel_icon", "panel_title"] {
+        if obj.get(key).is_some_and(|v| !v.is_string()) {
+            p.push(format!("{key} must be a string"));
+        }
+    }
+    // Stricter than the Supervisor (any string): the sidebar draws only Material Design icons.
+    if let Some(icon) = obj.get("panel_icon").and_then(Value::as_str)
+        && !icon.starts_with("mdi:")
+    {
+        p.push(format!(
+            "panel_icon {icon:?} is not a Material Design icon (mdi:NAME)"
+        ));
+    }
+    for (key, re) in [("watchdog", &*WATCHDOG), ("webui", &*WEBUI)] {
+        if let Some(v) = obj.get(key)
+            && !v.as_str().is_some_and(|s| re.is_match(s))
+        {
+            p.push(format!("{key} {v} does not match {}", re.as_str()));
+        }
     }
     if let Some(t) = obj.get("timeout")
         && !t.as_i64().is_some_and(|t| (10..=300).contains(&t))
@@ -260,6 +298,41 @@ fn supervisor_checks_catch_broken_configs() {
             "arch image",
             |c| c["image"] = serde_json::json!("ghcr.io/x/{arch}-y"),
             "image",
+        ),
+        (
+            "ingress port",
+            |c| c["ingress_port"] = serde_json::json!(70000),
+            "ingress_port",
+        ),
+        (
+            "ingress flag",
+            |c| c["ingress"] = serde_json::json!("yes"),
+            "ingress must be a boolean",
+        ),
+        (
+            "panel title",
+            |c| c["panel_title"] = serde_json::json!(["Visitors"]),
+            "panel_title must be a string",
+        ),
+        (
+            "panel icon",
+            |c| c["panel_icon"] = serde_json::json!("doorbell"),
+            "panel_icon",
+        ),
+        (
+            "watchdog host",
+            |c| c["watchdog"] = serde_json::json!("tcp://localhost:8099"),
+            "watchdog",
+        ),
+        (
+            "watchdog scheme",
+            |c| c["watchdog"] = serde_json::json!("udp://[HOST]:[PORT:8099]"),
+            "watchdog",
+        ),
+        (
+            "webui",
+            |c| c["webui"] = serde_json::json!("http://[HOST]:8099/"),
+            "webui",
         ),
         (
             "option not in schema",
