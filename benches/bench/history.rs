@@ -87,9 +87,16 @@ async fn page_url(log: &Path) -> anyhow::Result<String> {
     loop {
         let text = std::fs::read_to_string(log).unwrap_or_default();
         if let Some(rest) = text.split("visitor history on ").nth(1) {
-            return Ok(rest.split_whitespace().next().unwrap_or_default().to_owned());
+            return Ok(rest
+                .split_whitespace()
+                .next()
+                .unwrap_or_default()
+                .to_owned());
         }
-        anyhow::ensure!(Instant::now() < deadline, "the bridge never served the page:\n{text}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the bridge never served the page:\n{text}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
