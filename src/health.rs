@@ -117,6 +117,17 @@ async fn healthz(State(s): State<Sources>) -> impl IntoResponse {
     )
 }
 
+/// `/` with `http.history = false`: say so, rather than a bare 404 (the app's sidebar panel
+/// stays, since ingress cannot follow an option).
+async fn history_off() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "The visitor history page is off (http.history = false in the bridge's config, or \
+         the app's history option); health is at /healthz and metrics at /metrics.\n",
+    )
+}
+
 async fn metrics(State(s): State<Sources>) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
@@ -147,8 +158,9 @@ pub async fn serve(
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(sources);
-    if let Some(h) = history {
-        app = app.merge(crate::history::routes(h));
+    match history {
+        Some(h) => app = app.merge(crate::history::routes(h)),
+        None => app = app.route("/", get(history_off)),
     }
     let app = app.into_make_service_with_connect_info::<crate::listen::Peer>();
     let server = async move {

@@ -662,3 +662,36 @@ max_backoff = "1s"
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn with_the_page_off_the_root_says_so_and_health_stays() {
+    let stop = CancellationToken::new();
+    let http_cfg = http_config("history = false");
+    assert!(!http_cfg.history);
+    let sources = health::Sources {
+        metrics: Metrics::default(),
+        mqtt: BridgeStatus::default(),
+        cameras: Arc::new(vec![]),
+    };
+    let (addr, server) = health::serve(http_cfg.listen, sources, None, stop.clone())
+        .await
+        .unwrap();
+    tokio::spawn(server);
+    let http = client();
+    let (status, _, body) = get(&http, &format!("http://{addr}/")).await;
+    assert_eq!(status, 404);
+    assert!(
+        text(&body).contains("http.history = false"),
+        "{}",
+        text(&body)
+    );
+    let (status, _, _) = get(
+        &http,
+        &format!("http://{addr}/files/front/2026-11-30/091500.500_ring.jpg"),
+    )
+    .await;
+    assert_eq!(status, 404);
+    let (status, _, _) = get(&http, &format!("http://{addr}/metrics")).await;
+    assert_eq!(status, 200);
+    stop.cancel();
+}
