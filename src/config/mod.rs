@@ -671,7 +671,10 @@ fn validate_http(ctx: &Ctx<'_>, h: raw::RawHttp) -> Result<HttpConfig, ConfigErr
         )
     })?;
     let password = ctx.secret("http.password", h.password, h.password_file)?;
-    if password.as_ref().is_some_and(|p| p.expose().len() < MIN_PAGE_PASSWORD) {
+    if password
+        .as_ref()
+        .is_some_and(|p| p.expose().len() < MIN_PAGE_PASSWORD)
+    {
         return Err(ctx.err(
             "http.password",
             format!(

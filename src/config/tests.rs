@@ -436,7 +436,10 @@ fn a_page_open_beyond_this_host_without_a_password_is_flagged() {
         "[http]\nlisten = \"0.0.0.0:9464\"\npassword = \"long enough\"\n{MINIMAL}"
     ))
     .unwrap();
-    assert!(h.inline_passwords, "the permissions warning covers the page password");
+    assert!(
+        h.inline_passwords,
+        "the permissions warning covers the page password"
+    );
     assert!(!h.http.unwrap().page_refuses_other_hosts());
 }
 
@@ -445,7 +448,11 @@ fn bad_http_settings_name_the_key_and_the_fix() {
     for (body, key, hint) in [
         ("listen = \"everywhere\"", "http.listen", "127.0.0.1:9464"),
         ("password = \"short\"", "http.password", "longer"),
-        ("trusted_proxy = \"supervisor\"", "http.trusted_proxy", "172.30.32.2"),
+        (
+            "trusted_proxy = \"supervisor\"",
+            "http.trusted_proxy",
+            "172.30.32.2",
+        ),
         ("passwd = \"x\"", "", "passwd"),
     ] {
         let err = parse(&format!("[http]\n{body}\n{MINIMAL}")).unwrap_err();
