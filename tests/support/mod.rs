@@ -4,3 +4,4 @@ pub mod bridge;
 pub mod broker;
 pub mod logs;
 pub mod proxy;
+pub mod tools;
