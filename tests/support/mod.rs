@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests.
 
 pub mod bridge;
+pub mod browser;
 pub mod broker;
 pub mod logs;
 pub mod proxy;
