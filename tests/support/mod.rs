@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests.
 
 pub mod bridge;
-pub mod browser;
 pub mod broker;
+pub mod browser;
 pub mod logs;
 pub mod proxy;
 pub mod tools;
