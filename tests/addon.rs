@@ -10,7 +10,8 @@ mod options;
 mod script;
 #[path = "addon_support/supervisor.rs"]
 mod supervisor;
-#[path = "addon_support/tools.rs"]
+// The external-tools rule the other tests share (tests/support), its pure part tested here.
+#[path = "support/tools.rs"]
 mod tools;
 #[path = "addon_support/yaml.rs"]
 mod yaml;
@@ -517,4 +518,26 @@ fn no_other_file_looks_like_an_app() {
         vec![root().join("ha-addon/config.yaml")],
         "the Supervisor takes each for an app"
     );
+}
+
+#[test]
+fn a_missing_tool_fails_under_ci_and_is_reported_skipped_elsewhere() {
+    assert_eq!(
+        tools::verdict("jq", "jq", true, Some("true")),
+        tools::Verdict::Run
+    );
+    assert_eq!(tools::verdict("jq", "jq", true, None), tools::Verdict::Run);
+    let tools::Verdict::Fail(message) =
+        tools::verdict("shellcheck", "shellcheck", false, Some("true"))
+    else {
+        panic!("a missing tool must fail under CI");
+    };
+    assert!(message.contains("apt-get install shellcheck"), "{message}");
+    for ci in [None, Some(""), Some("false"), Some("0")] {
+        assert_eq!(
+            tools::verdict("jq", "jq", false, ci),
+            tools::Verdict::Skip("SKIPPED: jq not installed (apt-get install jq)".into()),
+            "CI={ci:?}"
+        );
+    }
 }

@@ -3,8 +3,6 @@
 //! independent parser (the `mp4` crate).
 
 mod support;
-#[path = "addon_support/tools.rs"]
-mod tools;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -17,6 +15,7 @@ use doorbell_bridge::sim::{RtspFault, SimDoorbell, SimOptions};
 use retina::client::Credentials;
 use serde_json::Value;
 use support::broker::{Broker, Received, Subscriber};
+use support::tools;
 use tokio_util::sync::CancellationToken;
 
 const WAIT: Duration = Duration::from_secs(20);

@@ -2,6 +2,8 @@
 
 pub mod bridge;
 pub mod broker;
+pub mod browser;
 pub mod ingress;
 pub mod logs;
 pub mod proxy;
+pub mod tools;
