@@ -41,16 +41,28 @@
       do {
         again = false;
         live.replaceChildren(...(await get(part("live"))).childNodes);
-        if (atTop) {
-          const newest = timeline.querySelector("li.event");
-          const extra = newest ? { after: newest.dataset.id } : {};
-          const list = (await get(part("newer", extra))).querySelector("ol");
-          if (list && list.children.length) {
-            timeline.prepend(...list.children);
-            dedupe();
-            const empty = document.getElementById("empty");
-            if (empty) empty.remove();
+        // The newest page again: new events go on top, and events already shown are
+        // redrawn when they changed (a clip is written after its picture), unless playing.
+        const fresh = (await get(part("newer"))).querySelector("ol");
+        const head = [];
+        let known = false;
+        for (const li of fresh ? [...fresh.children] : []) {
+          const old = li.classList.contains("event")
+            ? timeline.querySelector('li.event[data-id="' + CSS.escape(li.dataset.id) + '"]')
+            : null;
+          if (old) {
+            known = true;
+            const v = old.querySelector("video");
+            if (old.outerHTML !== li.outerHTML && (!v || v.paused)) old.replaceWith(li);
+          } else if (!known) {
+            head.push(li);
           }
+        }
+        if (atTop && head.some((li) => li.classList.contains("event"))) {
+          timeline.prepend(...head);
+          dedupe();
+          const empty = document.getElementById("empty");
+          if (empty) empty.remove();
         }
       } while (again);
     } catch (e) {
@@ -62,7 +74,9 @@
   if (window.EventSource) {
     const events = new EventSource("events");
     events.onmessage = refresh;
-    events.onopen = refresh;
+    // The body says whether the live view is connected (a style hook, and tests read it).
+    events.onopen = () => { document.body.dataset.live = "on"; refresh(); };
+    events.onerror = () => { document.body.dataset.live = "off"; };
   }
 
   let loading = false;

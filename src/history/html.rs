@@ -69,7 +69,7 @@ fn head(out: &mut String, title: &str) {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <meta name=\"color-scheme\" content=\"light dark\">\
-         <title>{}</title><link rel=\"stylesheet\" href=\"app.css\">\
+         <title>{}</title><link rel=\"icon\" href=\"icon.svg\"><link rel=\"stylesheet\" href=\"app.css\">\
          <script src=\"app.js\" defer></script></head><body>",
         escape(title)
     );

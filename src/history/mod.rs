@@ -63,6 +63,10 @@ const POLICY: &str = "default-src 'none'; img-src 'self'; media-src 'self'; scri
 
 const APP_JS: &str = include_str!("app.js");
 const APP_CSS: &str = include_str!("app.css");
+/// A doorbell: a rounded body and a button.
+const ICON: &str = "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\">\
+<rect x=\"9\" y=\"2\" width=\"14\" height=\"28\" rx=\"7\" fill=\"#03a9f4\"/>\
+<circle cx=\"16\" cy=\"20\" r=\"4\" fill=\"#fff\"/><circle cx=\"16\" cy=\"9\" r=\"2\" fill=\"#fff\"/></svg>";
 
 /// The page's state; cheap to clone.
 #[derive(Clone)]
@@ -141,6 +145,7 @@ pub fn routes(history: History) -> Router {
             get(|| async { asset("text/javascript", APP_JS) }),
         )
         .route("/app.css", get(|| async { asset("text/css", APP_CSS) }))
+        .route("/icon.svg", get(|| async { asset("image/svg+xml", ICON) }))
         .layer(middleware::map_response(secure))
         .layer(DefaultBodyLimit::max(MAX_FORM))
         .with_state(history)
