@@ -595,6 +595,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_script_style_and_icon_name_no_other_origin() {
+        for (name, text) in [("app.js", APP_JS), ("app.css", APP_CSS)] {
+            for banned in ["://", "@import", "url(", "//cdn", "fonts.g"] {
+                assert!(!text.contains(banned), "{name} holds {banned:?}");
+            }
+        }
+        // The icon's only URL is its XML namespace, which loads nothing.
+        assert_eq!(ICON.matches("://").count(), 1);
+        assert!(POLICY.starts_with("default-src 'none'"));
+        assert!(!POLICY.contains("unsafe") && !POLICY.contains("http"));
+    }
+
+    #[test]
     fn byte_ranges_follow_the_rfc_for_one_range() {
         assert_eq!(byte_range(None, 100), Ok(None));
         assert_eq!(byte_range(Some("bytes=0-"), 100), Ok(Some((0, 99))));
