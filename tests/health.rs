@@ -5,11 +5,9 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::time::Duration;
 
 use doorbell_bridge::app::{self, Options};
-use doorbell_bridge::config;
 use doorbell_bridge::mqtt::BridgeStatus;
 use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{Fault, SimDoorbell, SimOptions};
@@ -49,26 +47,13 @@ async fn healthz_follows_the_camera_and_metrics_count_rings() {
     let broker = Broker::start();
     let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
     let storage = tempfile::tempdir().unwrap();
-    let text = format!(
-        r#"[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-[http]
-listen = "127.0.0.1:0"
-[storage]
-path = {storage:?}
-[[cameras]]
-id = "front_door"
-url = "{url}"
-username = "admin"
-password = "password"
-pull_timeout = "1s"
-max_backoff = "1s"
-"#,
-        port = broker.port(),
-        storage = storage.path().display().to_string(),
-        url = sim.device_url(),
+    let cfg = support::bridge::sim_config(
+        broker.port(),
+        storage.path(),
+        "[http]\nlisten = \"127.0.0.1:0\"",
+        sim.device_url().as_str(),
+        "",
     );
-    let cfg = config::from_toml(&text, Path::new("health.toml")).unwrap();
     let options = Options {
         client: ClientOptions {
             connect_timeout: Duration::from_secs(1),

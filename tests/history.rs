@@ -594,27 +594,13 @@ async fn a_ring_of_the_simulated_doorbell_appears_on_the_page_with_its_picture()
     let broker = support::broker::Broker::start();
     let sim = SimDoorbell::start(SimOptions::default()).await.unwrap();
     let storage = tempfile::tempdir().unwrap();
-    let text_cfg = format!(
-        r#"[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-[http]
-listen = "127.0.0.1:0"
-[storage]
-path = {storage:?}
-[[cameras]]
-id = "front_door"
-name = "Front door"
-url = "{url}"
-username = "admin"
-password = "password"
-pull_timeout = "1s"
-max_backoff = "1s"
-"#,
-        port = broker.port(),
-        storage = storage.path().display().to_string(),
-        url = sim.device_url(),
+    let cfg = support::bridge::sim_config(
+        broker.port(),
+        storage.path(),
+        "[http]\nlisten = \"127.0.0.1:0\"",
+        sim.device_url().as_str(),
+        "",
     );
-    let cfg = config::from_toml(&text_cfg, Path::new("history.toml")).unwrap();
     let token = CancellationToken::new();
     let running = app::start(&cfg, token.clone(), support::bridge::app_options())
         .await
@@ -646,7 +632,7 @@ max_backoff = "1s"
         }
         tokio::time::sleep(POLL * 10).await;
     };
-    assert!(html.contains("Front door"));
+    assert!(html.contains("Front Door"));
     let link = file_links(&html)
         .into_iter()
         .find(|l| l.ends_with("_ring.jpg"))

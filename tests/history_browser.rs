@@ -10,7 +10,6 @@ use std::path::Path;
 use std::time::Duration;
 
 use doorbell_bridge::app::{self, Running};
-use doorbell_bridge::config;
 use doorbell_bridge::mqtt::BridgeStatus;
 use doorbell_bridge::sim::{SimDoorbell, SimOptions};
 use serde_json::json;
@@ -30,33 +29,16 @@ async fn start_bridge(
     sim: &SimDoorbell,
     archive: &Path,
 ) -> (Running, CancellationToken) {
-    let text = format!(
-        r#"[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-[http]
-listen = "127.0.0.1:0"
-password = "correct horse battery"
-trusted_proxy = "{PROXY_SOURCE}"
-[storage]
-path = {archive:?}
-[[cameras]]
-id = "front_door"
-name = "Front Door"
-url = "{url}"
-username = "admin"
-password = "password"
-pull_timeout = "1s"
-max_backoff = "2s"
-[cameras.clip]
-on = ["ring"]
-pre = "1s"
-post = "1s"
-"#,
-        port = broker.port(),
-        archive = archive.display().to_string(),
-        url = sim.device_url(),
+    let cfg = support::bridge::sim_config(
+        broker.port(),
+        archive,
+        &format!(
+            "[http]\nlisten = \"127.0.0.1:0\"\npassword = \"correct horse battery\"\n\
+             trusted_proxy = \"{PROXY_SOURCE}\""
+        ),
+        sim.device_url().as_str(),
+        "[cameras.clip]\non = [\"ring\"]\npre = \"1s\"\npost = \"1s\"",
     );
-    let cfg = config::from_toml(&text, Path::new("history_browser.toml")).unwrap();
     let token = CancellationToken::new();
     let running = app::start(&cfg, token.clone(), support::bridge::app_options())
         .await

@@ -53,6 +53,27 @@ pub fn app_options() -> doorbell_bridge::app::Options {
     }
 }
 
+/// A whole bridge's config: the broker on `port`, the archive at `storage`, `sections` (such
+/// as an `[http]` block) and one camera `front_door` of the simulated doorbell at `url` (the
+/// simulator's credentials, 1 s pulls, 2 s backoff) with `camera_extra` after its keys.
+pub fn sim_config(
+    port: u16,
+    storage: &std::path::Path,
+    sections: &str,
+    url: &str,
+    camera_extra: &str,
+) -> doorbell_bridge::config::Config {
+    let text = format!(
+        "[mqtt]\nurl = \"mqtt://127.0.0.1:{port}\"\n{sections}\n[storage]\npath = {storage:?}\n\
+         [[cameras]]\nid = \"front_door\"\nname = \"Front Door\"\nurl = \"{url}\"\n\
+         username = \"admin\"\npassword = \"password\"\npull_timeout = \"1s\"\nmax_backoff = \"2s\"\n\
+         {camera_extra}\n",
+        storage = storage.display().to_string(),
+    );
+    doorbell_bridge::config::from_toml(&text, std::path::Path::new("test.toml"))
+        .expect("test config is valid")
+}
+
 pub fn camera(id: &str, name: &str) -> CameraMeta {
     CameraMeta {
         id: CameraId::new(id).unwrap(),
