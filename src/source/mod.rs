@@ -271,6 +271,70 @@ fn attach<F: std::future::Future>(f: F) -> WithDispatch<Instrumented<F>> {
     f.in_current_span().with_current_subscriber()
 }
 
+/// Where a PullPoint or push session loop stands between failures: whether it last reported
+/// up (`Some(true)`) or down, and the last failure's kind.
+#[derive(Debug, Default)]
+pub(crate) struct Standing {
+    /// The last report: `Some(true)` up, `Some(false)` down, `None` before any.
+    pub reported: Option<bool>,
+    /// The kind of the last failure, to log only changes.
+    pub previous: Option<crate::backoff::Failure>,
+}
+
+/// After a failed ONVIF session of `source`: reports it down (once per outage), logs a change
+/// of the failure's kind (`lost` is the message for a lost subscription) and waits the backoff.
+/// Returns `false` when the loop should end: shutdown, or the camera task is gone.
+pub(crate) async fn after_failure(
+    source: Source,
+    err: &crate::onvif::Error,
+    lost: &str,
+    standing: &mut Standing,
+    backoff: &mut crate::backoff::Backoff,
+    tx: &mpsc::Sender<SourceMsg>,
+    shutdown: &CancellationToken,
+) -> bool {
+    use crate::backoff::{Failure, PROBE_INTERVAL, REJECTED_RETRY, random_jitter};
+    let failure = pullpoint::failure(err.retry());
+    if standing.reported != Some(false) {
+        standing.reported = Some(false);
+        let down = SourceMsg::Down(Box::new(Down {
+            source,
+            reason: err.to_string(),
+        }));
+        if tx.send(down).await.is_err() {
+            return false;
+        }
+    }
+    let previous = standing.previous;
+    let delay = backoff.after(
+        failure,
+        previous,
+        tokio::time::Instant::now(),
+        random_jitter(),
+    );
+    if previous != Some(failure) {
+        match failure {
+            Failure::Lost => tracing::info!("{lost}"),
+            Failure::Rejected => {
+                tracing::warn!(error = %err, "camera refuses us; retrying in {REJECTED_RETRY:?}");
+            }
+            Failure::Unreachable => {
+                tracing::info!(error = %err, "camera unreachable; probing every {PROBE_INTERVAL:?}");
+            }
+            Failure::Answered => {}
+        }
+    }
+    tracing::debug!("{err:#}; retry in {delay:?}");
+    standing.previous = Some(failure);
+    if !delay.is_zero() {
+        tokio::select! {
+            () = shutdown.cancelled() => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
+    true
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

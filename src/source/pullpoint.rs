@@ -15,12 +15,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::{Down, Source, SourceMsg, UNSUBSCRIBE_DEADLINE};
-use crate::backoff::{Backoff, Failure, PROBE_INTERVAL, REJECTED_RETRY, random_jitter};
+use super::{Source, SourceMsg, UNSUBSCRIBE_DEADLINE};
+use crate::backoff::{Backoff, Failure};
 use crate::config::{CameraConfig, Events};
 use crate::event::DeviceInfo;
 use crate::metrics::Metrics;
@@ -151,10 +151,8 @@ impl PullPoint {
     /// unsubscribing what it holds (bounded by [`UNSUBSCRIBE_DEADLINE`]).
     pub async fn run(self, tx: mpsc::Sender<SourceMsg>, shutdown: CancellationToken) -> Ended {
         let mut backoff = Backoff::with_max(self.config.max_backoff);
-        let mut previous: Option<Failure> = None;
+        let mut standing = super::Standing::default();
         let mut held: Option<Held> = None;
-        // What the camera task was last told: None before anything, then up or down.
-        let mut reported: Option<bool> = None;
         // Sessions in a row that failed with an answered error, reset by a PullMessages that
         // worked or another kind of failure.
         let mut streak = 0u32;
@@ -174,8 +172,8 @@ impl PullPoint {
             let err = match started {
                 Ok(mut session) => {
                     backoff.succeeded(Instant::now());
-                    previous = None;
-                    reported = Some(true);
+                    standing.previous = None;
+                    standing.reported = Some(true);
                     let up = SourceMsg::Up {
                         source: Source::PullPoint,
                         info: session.info.clone(),
@@ -223,38 +221,18 @@ impl PullPoint {
                     );
                 }
             }
-            let retry = err.retry();
-            let failure = failure(retry);
-            if reported != Some(false) {
-                reported = Some(false);
-                let down = SourceMsg::Down(Box::new(Down {
-                    source: Source::PullPoint,
-                    reason: err.to_string(),
-                }));
-                if tx.send(down).await.is_err() {
-                    break;
-                }
-            }
-            let delay = backoff.after(failure, previous, Instant::now(), random_jitter());
-            if previous != Some(failure) {
-                match failure {
-                    Failure::Lost => info!("subscription lost; subscribing again"),
-                    Failure::Rejected => {
-                        warn!(error = %err, "camera refuses us; retrying in {REJECTED_RETRY:?}");
-                    }
-                    Failure::Unreachable => {
-                        info!(error = %err, "camera unreachable; probing every {PROBE_INTERVAL:?}");
-                    }
-                    Failure::Answered => {}
-                }
-            }
-            debug!("{err:#}; retry in {delay:?}");
-            previous = Some(failure);
-            if !delay.is_zero() {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = sleep(delay) => {}
-                }
+            let go_on = super::after_failure(
+                Source::PullPoint,
+                &err,
+                "subscription lost; subscribing again",
+                &mut standing,
+                &mut backoff,
+                &tx,
+                &shutdown,
+            )
+            .await;
+            if !go_on {
+                break;
             }
         }
         if let Some(h) = held {

@@ -26,13 +26,13 @@ use std::time::Duration;
 
 use jiff::SignedDuration;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, sleep, sleep_until};
+use tokio::time::{Instant, sleep_until};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 
-use super::pullpoint::{Disposition, disposition, events_service, failure, release, sync_clock};
-use super::{Down, Source, SourceMsg};
-use crate::backoff::{Backoff, Failure, PROBE_INTERVAL, REJECTED_RETRY, random_jitter};
+use super::pullpoint::{Disposition, disposition, events_service, release, sync_clock};
+use super::{Source, SourceMsg};
+use crate::backoff::{Backoff, PROBE_INTERVAL};
 use crate::config::CameraConfig;
 use crate::event::DeviceInfo;
 use crate::metrics::Metrics;
@@ -132,8 +132,7 @@ impl PushSource {
     /// [`Source::Push`]. Ends by unsubscribing (bounded).
     pub async fn run(self, tx: mpsc::Sender<SourceMsg>, shutdown: CancellationToken) {
         let mut backoff = Backoff::with_max(self.config.max_backoff);
-        let mut previous: Option<Failure> = None;
-        let mut reported: Option<bool> = None;
+        let mut standing = super::Standing::default();
         loop {
             let started = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -142,8 +141,8 @@ impl PushSource {
             let err = match started {
                 Ok(mut session) => {
                     backoff.succeeded(Instant::now());
-                    previous = None;
-                    reported = Some(true);
+                    standing.previous = None;
+                    standing.reported = Some(true);
                     info!(consumer = %session.route.url, "push subscription made; the camera calls the bridge");
                     let up = SourceMsg::Up {
                         source: Source::Push,
@@ -168,37 +167,18 @@ impl PushSource {
                 }
                 Err(e) => e,
             };
-            let failure = failure(err.retry());
-            if reported != Some(false) {
-                reported = Some(false);
-                let down = SourceMsg::Down(Box::new(Down {
-                    source: Source::Push,
-                    reason: err.to_string(),
-                }));
-                if tx.send(down).await.is_err() {
-                    break;
-                }
-            }
-            let delay = backoff.after(failure, previous, Instant::now(), random_jitter());
-            if previous != Some(failure) {
-                match failure {
-                    Failure::Lost => info!("push subscription lost; subscribing again"),
-                    Failure::Rejected => {
-                        warn!(error = %err, "camera refuses us; retrying in {REJECTED_RETRY:?}");
-                    }
-                    Failure::Unreachable => {
-                        info!(error = %err, "camera unreachable; probing every {PROBE_INTERVAL:?}");
-                    }
-                    Failure::Answered => {}
-                }
-            }
-            debug!("{err:#}; retry in {delay:?}");
-            previous = Some(failure);
-            if !delay.is_zero() {
-                tokio::select! {
-                    () = shutdown.cancelled() => break,
-                    () = sleep(delay) => {}
-                }
+            let go_on = super::after_failure(
+                Source::Push,
+                &err,
+                "push subscription lost; subscribing again",
+                &mut standing,
+                &mut backoff,
+                &tx,
+                &shutdown,
+            )
+            .await;
+            if !go_on {
+                break;
             }
         }
     }
