@@ -303,8 +303,7 @@ impl Hass {
             }
             assert!(
                 std::time::Instant::now() < deadline,
-                "{entity}: not as wanted within {timeout:?} (HTTP {status}): {state}\n{}",
-                self.log()
+                "{entity}: not as wanted within {timeout:?} (HTTP {status}): {state}"
             );
             tokio::time::sleep(POLL).await;
         }
@@ -322,8 +321,7 @@ impl Hass {
         while self.log_count(needle) < count {
             assert!(
                 std::time::Instant::now() < deadline,
-                "home assistant never logged {needle:?} {count} times:\n{}",
-                self.log()
+                "home assistant never logged {needle:?} {count} times"
             );
             tokio::time::sleep(POLL).await;
         }
