@@ -384,12 +384,40 @@ fn ring_trigger_problems(doc: &Node) -> Vec<String> {
 
 type Check = fn(&Node) -> Vec<String>;
 
+/// The automation's own `variables:` are rendered before its run starts, with `trigger` and
+/// `this` only: a template there that reads a run variable (`context`, `wait`, `repeat`) is an
+/// error, and Home Assistant stops the automation before its first action, on every ring. Such
+/// variables belong in a `variables` step of the actions.
+fn variables_problems(doc: &Node) -> Vec<String> {
+    let mut p = Vec::new();
+    let Some(Node::Map(entries)) = doc.get("variables") else {
+        return p;
+    };
+    for (name, node) in entries {
+        let mut nodes = Vec::new();
+        node.walk(&mut vec![format!("variables.{name}")], &mut nodes);
+        for (path, n) in nodes {
+            let Some(text) = n.str() else { continue };
+            for run_variable in ["context", "wait", "repeat"] {
+                if names_identifier(text, run_variable) {
+                    p.push(format!(
+                        "{path}: reads {run_variable}, which the automation's variables do not \
+                         have (set it in a `variables` step of the actions)"
+                    ));
+                }
+            }
+        }
+    }
+    p
+}
+
 const CHECKS: &[(&str, Check)] = &[
     ("header", header_problems),
     ("inputs", input_problems),
     ("selectors", selector_problems),
     ("secrets", secret_problems),
     ("ring trigger", ring_trigger_problems),
+    ("automation variables", variables_problems),
 ];
 
 #[test]
@@ -485,6 +513,11 @@ const BROKEN: &[(&str, &str, &str)] = &[
          conditions: [{condition: template, value_template: '{{ true }}'}]\n",
         "event_type is ring",
     ),
+    (
+        "automation variables",
+        "variables: {open_action: \"OPEN_{{ context.id }}\"}\n",
+        "reads context",
+    ),
 ];
 
 #[test]
@@ -545,4 +578,17 @@ fn the_ring_notification_sends_the_picture_through_the_image_proxy_and_never_sto
         text.contains("url: \"{{ tap_path }}\"")
             && text.contains("clickAction: \"{{ tap_path }}\"")
     );
+}
+
+/// The buttons' names once read `context` in the automation's `variables:`, where it does not
+/// exist: every ring stopped with "Error rendering variables" before the notification (found
+/// by tests/home_assistant.rs in a running Home Assistant).
+#[test]
+fn a_ring_reaches_the_notification_because_no_automation_variable_reads_a_run_variable() {
+    assert_eq!(
+        variables_problems(&ring_notification()),
+        Vec::<String>::new()
+    );
+    let text = read(RING_NOTIFICATION);
+    assert!(text.contains("open_action: \"DOORBELL_BRIDGE_OPEN_{{ context.id }}\""));
 }
