@@ -51,28 +51,13 @@ const QUIET_LOG: &str = "[homeassistant.components.automation.ring_quiet]";
 const BRIDGE_WAIT: Duration = Duration::from_secs(30);
 
 fn bridge_config(sim: &SimDoorbell, port: u16, archive: &Path) -> config::Config {
-    let text = format!(
-        r#"[mqtt]
-url = "mqtt://127.0.0.1:{port}"
-[storage]
-path = {:?}
-[[cameras]]
-id = "front_door"
-name = "Front Door"
-url = "{}"
-username = "admin"
-password = "password"
-pull_timeout = "1s"
-max_backoff = "2s"
-api = "onvif"
-[cameras.relay]
-enabled = true
-pulse = "300ms"
-"#,
-        archive.display().to_string(),
-        sim.device_url()
-    );
-    config::from_toml(&text, Path::new("test.toml")).expect("valid config")
+    support::bridge::sim_config(
+        port,
+        archive,
+        "",
+        sim.device_url().as_str(),
+        "api = \"onvif\"\n[cameras.relay]\nenabled = true\npulse = \"300ms\"",
+    )
 }
 
 /// One automation from the blueprint (`automations.yaml` is YAML, and JSON is YAML).
