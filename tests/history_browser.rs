@@ -187,12 +187,18 @@ async fn a_ring_appears_on_the_open_page_with_its_picture_and_clip() {
     b.wait_until(&format!("{RINGS} === 2"), PAGE_WAIT).await;
     b.wait_until(NEWEST_RING_COMPLETE, PAGE_WAIT).await;
     b.check_own_origin_only().await.unwrap();
-    b.quit().await;
 
+    // The bridge stops in time while the page still holds its live view.
+    assert_eq!(
+        b.execute_script("return document.body.dataset.live", vec![])
+            .await,
+        json!("on")
+    );
     token.cancel();
     assert!(
         running.stopped().await,
-        "the bridge stops cleanly with pages open"
+        "the bridge stops cleanly with a page open"
     );
+    b.quit().await;
     sim.shutdown().await;
 }
