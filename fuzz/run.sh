@@ -15,6 +15,8 @@ case $target in
   dahua_stream) seeds=(seeds/dahua_stream) dict=vendor.dict max_len=16384 ;;
   dahua_code) seeds=(seeds/dahua_code) dict=vendor.dict max_len=4096 ;;
   hikvision_alert) seeds=(seeds/hikvision_alert) dict=vendor.dict max_len=16384 ;;
+  notify) seeds=(seeds/notify ../tests/fixtures/onvif) dict=xml.dict max_len=16384 ;;
+  doorbird) seeds=(seeds/doorbird) dict=vendor.dict max_len=8192 ;;
   config)
     seeds=(../tests/fixtures/config) dict=config.dict max_len=4096
     extra=(-seed_inputs=../config.example.toml)
