@@ -7,9 +7,8 @@ mod support;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use doorbell_bridge::app::{self, Options};
+use doorbell_bridge::app;
 use doorbell_bridge::mqtt::BridgeStatus;
-use doorbell_bridge::onvif::ClientOptions;
 use doorbell_bridge::sim::{Fault, SimDoorbell, SimOptions};
 use support::broker::Broker;
 use tokio_util::sync::CancellationToken;
@@ -54,19 +53,10 @@ async fn healthz_follows_the_camera_and_metrics_count_rings() {
         sim.device_url().as_str(),
         "",
     );
-    let options = Options {
-        client: ClientOptions {
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(2),
-            pull_margin: Duration::from_secs(2),
-            ..ClientOptions::default()
-        },
-        mqtt: support::bridge::tuning(),
-        door: Default::default(),
-        ..Options::default()
-    };
     let token = CancellationToken::new();
-    let running = app::start(&cfg, token.clone(), options).await.unwrap();
+    let running = app::start(&cfg, token.clone(), support::bridge::app_options())
+        .await
+        .unwrap();
     let addr = running.http.expect("http configured");
     assert_ne!(addr.port(), 0, "the bound port is reported");
     let http = reqwest::Client::new();
